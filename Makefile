@@ -1,0 +1,52 @@
+# Two entry points for a fresh machine: `make demo` and `make test`. Both bootstrap .venv.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+SHARED_TIKTOKEN := $(abspath ../shared/tiktoken)
+
+ifneq ($(wildcard $(SHARED_TIKTOKEN)),)
+export TIKTOKEN_CACHE_DIR ?= $(SHARED_TIKTOKEN)
+endif
+export STREAMLIT_BROWSER_GATHER_USAGE_STATS := false
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: bootstrap system-deps test test-main test-openai1 lint demo bench clean
+
+$(VENV)/.installed: pyproject.toml setup.py
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+bootstrap: $(VENV)/.installed
+
+# Debian packages the tests drive for real (redis-server, chromium). Installed only when missing.
+system-deps:
+	@missing=""; \
+	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "installing:$$missing"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+		else \
+			echo "missing system packages:$$missing (install them with your package manager)"; exit 1; \
+		fi; \
+	fi
+
+lint: bootstrap
+	$(PY) -m ruff check .
+
+test-main: bootstrap system-deps
+	$(PY) -m pytest -q -p no:cacheprovider
+
+test: lint test-main
+
+demo: bootstrap
+	$(VENV)/bin/tokentrail demo $(if $(CI),--no-dashboard,)
+
+bench: bootstrap
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) $(VENV)-* build dist *.egg-info .pytest_cache .ruff_cache

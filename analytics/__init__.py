@@ -1,0 +1,1 @@
+"""Prices, costs, SQL views and analyses over the traces."""

@@ -1,0 +1,1 @@
+"""Opt-in LLM response cache whose hits show up in traces and reports."""

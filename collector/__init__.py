@@ -1,0 +1,1 @@
+"""OTLP receiver that writes LLM traces to DuckDB and serves read-only SQL."""

@@ -1,0 +1,1 @@
+"""One-line OpenTelemetry instrumentation of the openai SDK."""

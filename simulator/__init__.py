@@ -1,0 +1,1 @@
+"""OpenAI-compatible HTTP simulator used by the tests, the demo and the benchmarks."""

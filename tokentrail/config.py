@@ -1,0 +1,47 @@
+"""Settings shared by every stage, read from the environment at call time.
+
+Reading at call time (not import time) lets tests and `tokentrail run` change the environment
+before the first call without reloading modules.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_DB = "tokentrail.duckdb"
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_HTTP_PORT = 4318
+DEFAULT_GRPC_PORT = 4317
+DEFAULT_DASHBOARD_PORT = 8501
+DEFAULT_SIMULATOR_PORT = 8787
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where data lives and how the stages find each other."""
+
+    db_path: Path
+    endpoint: str | None
+    collector_url: str | None
+    token: str | None
+    prices_file: Path | None
+    budgets_file: Path | None
+
+
+def _path(value: str | None) -> Path | None:
+    return Path(value).expanduser() if value else None
+
+
+def settings() -> Settings:
+    """Current settings: `TOKENTRAIL_*` variables over the documented defaults."""
+    env = os.environ
+    return Settings(
+        db_path=Path(env.get("TOKENTRAIL_DB") or DEFAULT_DB).expanduser(),
+        endpoint=env.get("TOKENTRAIL_ENDPOINT") or None,
+        collector_url=env.get("TOKENTRAIL_COLLECTOR") or None,
+        token=env.get("TOKENTRAIL_TOKEN") or None,
+        prices_file=_path(env.get("TOKENTRAIL_PRICES")),
+        budgets_file=_path(env.get("TOKENTRAIL_BUDGETS")),
+    )

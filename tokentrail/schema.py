@@ -1,0 +1,86 @@
+"""DuckDB schema of a tokentrail file, with forward migrations.
+
+Both writers (the collector and the embedded exporter) call `ensure_schema` before writing, so a
+file written by an older release is upgraded in place by a newer one. Migrations only ever add.
+Timestamps are stored as UTC `TIMESTAMP` so date grouping does not depend on a session time zone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import duckdb
+
+from tokentrail.columns import STORED_COLUMNS
+
+SPANS_DDL = """
+CREATE TABLE IF NOT EXISTS spans (
+    trace_id VARCHAR NOT NULL,
+    span_id VARCHAR NOT NULL,
+    parent_span_id VARCHAR,
+    name VARCHAR,
+    kind VARCHAR,
+    ts TIMESTAMP,
+    end_ts TIMESTAMP,
+    duration_ms DOUBLE,
+    status_code VARCHAR,
+    status_message VARCHAR,
+    service VARCHAR,
+    scope_name VARCHAR,
+    scope_version VARCHAR,
+    attributes JSON,
+    resource JSON,
+    events JSON,
+    links JSON,
+    PRIMARY KEY (trace_id, span_id)
+)
+"""
+
+
+def llm_calls_raw_ddl() -> str:
+    cols = ",\n    ".join(f"{c.name} {c.sql_type}" for c in STORED_COLUMNS)
+    return f"CREATE TABLE IF NOT EXISTS llm_calls_raw (\n    {cols},\n    PRIMARY KEY (trace_id, span_id)\n)"
+
+
+Migration = Callable[[duckdb.DuckDBPyConnection], None]
+
+
+def _v1(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(SPANS_DDL)
+    con.execute(llm_calls_raw_ddl())
+
+
+# Append new migrations here; never edit a released one. Version N is MIGRATIONS[N - 1].
+MIGRATIONS: Sequence[Migration] = (_v1,)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def current_version(con: duckdb.DuckDBPyConnection) -> int:
+    """Schema version of the open file; 0 for an empty one."""
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
+    ).fetchone()[0]
+    if not exists:
+        return 0
+    row = con.execute("SELECT max(version) FROM schema_version").fetchone()
+    return int(row[0] or 0)
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> int:
+    """Apply every migration the file lacks, each in its own transaction; return the version."""
+    con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at TIMESTAMP)")
+    version = current_version(con)
+    if version > SCHEMA_VERSION:
+        raise RuntimeError(
+            f"this file has schema version {version}, newer than this tokentrail ({SCHEMA_VERSION}): upgrade tokentrail"
+        )
+    for number in range(version + 1, SCHEMA_VERSION + 1):
+        con.execute("BEGIN TRANSACTION")
+        try:
+            MIGRATIONS[number - 1](con)
+            con.execute("INSERT INTO schema_version VALUES (?, now()::TIMESTAMP)", [number])
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+    return SCHEMA_VERSION
