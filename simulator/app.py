@@ -1,0 +1,143 @@
+"""The simulator without sockets: request in (method, path, headers, body) → reply out.
+
+Keeping HTTP I/O in server.py and behaviour here lets endpoints be plain functions of a
+`RequestContext`, and keeps one place that decides faults, latency and determinism.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from tokentrail.simulator.config import SimulatorConfig
+from tokentrail.simulator.errors import ApiError, bad_request
+from tokentrail.simulator.faults import Fault, FaultPlanner
+from tokentrail.simulator.latency import Latency
+from tokentrail.simulator.prompt_cache import PromptCache
+from tokentrail.simulator.replies import JsonReply, StreamReply
+
+Reply = JsonReply | StreamReply
+
+# Request fields that change how the answer is delivered, not what it says: streamed and
+# non-streamed calls with the same prompt get the same text.
+_DELIVERY_FIELDS = ("stream", "stream_options", "store", "metadata", "user", "service_tier")
+
+
+@dataclass
+class RequestContext:
+    sim: Simulator
+    body: dict[str, Any]
+    headers: Mapping[str, str]
+    rng: random.Random  # content decisions only
+    latency: Latency
+    latency_rng: random.Random  # jitter, kept apart so latency settings never change content
+
+    def new_id(self, prefix: str, length: int = 24) -> str:
+        return self.sim.new_id(prefix, length)
+
+    @property
+    def config(self) -> SimulatorConfig:
+        return self.sim.config
+
+    def first_token_delay(self, prompt_tokens: int, hidden_tokens: int = 0) -> float:
+        return self.latency.first_token(self.latency_rng, prompt_tokens, hidden_tokens)
+
+    def per_token_delay(self) -> float:
+        return self.latency.per_token()
+
+
+Endpoint = Callable[[RequestContext], Reply]
+
+
+class Simulator:
+    """Shared state of one simulator instance (prompt cache, fault plan, id counter) and dispatch."""
+
+    def __init__(self, config: SimulatorConfig | None = None) -> None:
+        from tokentrail.simulator.endpoints import ROUTES
+
+        self.config = config or SimulatorConfig()
+        self.prompt_cache = PromptCache()
+        self.faults = FaultPlanner(self.config)
+        self._ids = itertools.count(1)
+        self._routes: dict[str, Endpoint] = ROUTES
+
+    def new_id(self, prefix: str, length: int = 24) -> str:
+        n = next(self._ids)
+        return prefix + hashlib.sha256(f"{self.config.seed}:{n}".encode()).hexdigest()[:length]
+
+    def route(self, method: str, path: str) -> Endpoint:
+        path = path.split("?", 1)[0].rstrip("/")
+        endpoint = self._routes.get(path)
+        if endpoint is None:
+            raise ApiError(404, f"Invalid URL ({method} {path})", code="unknown_url")
+        if method != "POST":
+            raise ApiError(
+                405, f"Invalid method for URL ({method} {path}): use POST", code="method_not_allowed"
+            )
+        return endpoint
+
+    def plan_fault(self, headers: Mapping[str, str]) -> Fault | None:
+        return self.faults.choose(headers)
+
+    def context(self, headers: Mapping[str, str], raw_body: bytes) -> RequestContext:
+        body = parse_body(raw_body)
+        latency = Latency.from_config(self.config, _latency_scale(headers))
+        content_key = {k: v for k, v in body.items() if k not in _DELIVERY_FIELDS}
+        digest = hashlib.sha256(
+            f"{self.config.seed}\0".encode() + json.dumps(content_key, sort_keys=True, default=str).encode()
+        ).digest()
+        seed = int.from_bytes(digest[:8], "big")
+        return RequestContext(
+            sim=self,
+            body=body,
+            headers=headers,
+            rng=random.Random(seed),
+            latency=latency,
+            latency_rng=random.Random(seed ^ 0x5EED),
+        )
+
+    def rate_limit_headers(self) -> dict[str, str]:
+        c = self.config
+        return {
+            "x-ratelimit-limit-requests": str(c.rate_limit_requests),
+            "x-ratelimit-remaining-requests": str(c.rate_limit_requests - 1),
+            "x-ratelimit-reset-requests": "6ms",
+            "x-ratelimit-limit-tokens": str(c.rate_limit_tokens),
+            "x-ratelimit-remaining-tokens": str(c.rate_limit_tokens - 1000),
+            "x-ratelimit-reset-tokens": "6ms",
+        }
+
+
+def parse_body(raw: bytes) -> dict[str, Any]:
+    try:
+        body = json.loads(raw) if raw else None
+    except (ValueError, UnicodeDecodeError):
+        raise bad_request(
+            "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your "
+            "HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON.)"
+        ) from None
+    if not isinstance(body, dict):
+        raise bad_request(
+            "We could not parse the JSON body of your request: the body must be a JSON object."
+            if body is not None
+            else "You must provide a JSON body with this request."
+        )
+    return body
+
+
+def _latency_scale(headers: Mapping[str, str]) -> float | None:
+    raw = headers.get("x-sim-latency-scale")
+    if raw is None:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise bad_request(f"x-sim-latency-scale must be a number; got {raw!r}") from None
+    if value < 0:
+        raise bad_request("x-sim-latency-scale must be >= 0")
+    return value
