@@ -1,0 +1,216 @@
+"""The public SQL surface: TEMP `prices`, the `llm_calls` view with costs, and daily roll-ups.
+
+Costs are computed when a query runs, from the price rows in force at each call's `ts`. Nothing
+priced is stored, so a catalogue update or a new override re-costs all history on the next query
+and there is no `prices recompute` step to forget. `install_views` is cheap enough to call per
+connection (one DISTINCT over four low-cardinality columns plus a small table), and both the
+direct-file reader and the collector's query endpoint call it, so the same SQL works in both.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import duckdb
+from tokentrail.analytics.catalogue import DAY_SECONDS, MAX_TOKENS, Segment
+from tokentrail.analytics.overrides import Overrides, SelfHosted, load_overrides
+from tokentrail.analytics.prices import CallKey, catalogue_for, price_table, resolve
+
+from tokentrail.columns import COLUMNS, STORED_COLUMNS
+
+_PRICES_ARROW = "__tokentrail_prices_arrow"
+
+
+@functools.lru_cache(maxsize=8192)
+def _catalogue_cached(key: CallKey) -> tuple[Segment, ...]:
+    return tuple(catalogue_for(key))
+
+
+def _distinct_keys(con: duckdb.DuckDBPyConnection) -> list[CallKey]:
+    rows = con.execute(
+        "SELECT DISTINCT coalesce(provider, ''), coalesce(model, ''), coalesce(response_model, ''),"
+        " coalesce(service_tier, '') FROM llm_calls_raw"
+    ).fetchall()
+    return [CallKey(*r) for r in rows]
+
+
+def observed_tokens_per_second(con: duckdb.DuckDBPyConnection, keys: list[CallKey]) -> float | None:
+    """Tokens (input + output) per second of busy time, busy time being the union of call intervals.
+
+    Overlapping calls share the GPUs, so summing durations would undercount throughput; the union
+    of [ts, ts + duration) is the wall time the deployment was actually working.
+    """
+    if not keys:
+        return None
+    pairs = " OR ".join("(coalesce(model, '') = ? AND coalesce(response_model, '') = ?)" for _ in keys)
+    params = [v for k in keys for v in (k.model, k.response_model)]
+    sql = f"""
+        WITH iv AS (
+            SELECT epoch_ms(ts) AS s, epoch_ms(ts) + coalesce(duration_ms, 0) AS e,
+                   coalesce(input_tokens, 0) + coalesce(output_tokens, 0) AS tokens
+            FROM llm_calls_raw WHERE ({pairs}) AND status = 'ok'
+        ), ordered AS (
+            SELECT s, e, max(e) OVER (ORDER BY s, e ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end
+            FROM iv
+        ), islands AS (
+            SELECT s, e, sum(CASE WHEN prev_end IS NULL OR s > prev_end THEN 1 ELSE 0 END)
+                   OVER (ORDER BY s, e ROWS UNBOUNDED PRECEDING) AS grp
+            FROM ordered
+        ), busy AS (
+            SELECT sum(hi - lo) AS busy_ms FROM (SELECT min(s) AS lo, max(e) AS hi FROM islands GROUP BY grp) g
+        )
+        SELECT (SELECT sum(tokens) FROM iv) AS tokens, busy_ms FROM busy
+    """
+    tokens, busy_ms = con.execute(sql, params).fetchone()
+    if not tokens or not busy_ms:
+        return None
+    return float(tokens) / (float(busy_ms) / 1000.0)
+
+
+def _resolve_all(con: duckdb.DuckDBPyConnection, keys: list[CallKey], overrides: Overrides):
+    throughput_cache: dict[SelfHosted, float | None] = {}
+
+    def throughput(hosted: SelfHosted, _key: CallKey) -> float | None:
+        if hosted not in throughput_cache:
+            mine = [k for k in keys if any(hosted.selector.matches(k.provider, n)
+                                           for n in (k.model, k.response_model) if n)]
+            throughput_cache[hosted] = observed_tokens_per_second(con, mine)
+        return throughput_cache[hosted]
+
+    for key in keys:
+        if overrides:
+            yield key, resolve(key, overrides, throughput)
+        else:
+            yield key, list(_catalogue_cached(key))
+
+
+def _cost_view_sql(has_time_of_day: bool, has_size_tiers: bool) -> str:
+    stored = ", ".join(f"r.{c.name}" for c in STORED_COLUMNS)
+    conditions = [
+        "p.provider = coalesce(r.provider, '')",
+        "p.model = coalesce(r.model, '')",
+        "p.response_model = coalesce(r.response_model, '')",
+        "p.service_tier = coalesce(r.service_tier, '')",
+        "r.ts >= p.valid_from",
+        "r.ts < p.valid_to",
+    ]
+    if has_time_of_day:
+        sod = "(EXTRACT(HOUR FROM r.ts) * 3600 + EXTRACT(MINUTE FROM r.ts) * 60 + EXTRACT(SECOND FROM r.ts))"
+        conditions += [f"{sod} >= p.tod_start_s", f"{sod} < p.tod_end_s"]
+    if has_size_tiers:
+        size = "(coalesce(r.input_tokens, 0) + coalesce(r.saved_input_tokens, 0))"
+        conditions += [f"{size} > p.input_above", f"{size} <= p.input_upto"]
+    on = "\n           AND ".join(conditions)
+    # Tokens are never counted twice: cached and cache-write tokens are carved out of input_tokens,
+    # reasoning tokens out of output_tokens, and each part is priced at its own rate.
+    return f"""
+CREATE OR REPLACE TEMP VIEW llm_calls_priced AS
+WITH priced AS (
+    SELECT {stored},
+           p.valid_from IS NOT NULL AS price_known,
+           p.price_source, p.price_model, p.context_window,
+           p.input_per_mtok, p.cache_read_per_mtok, p.cache_write_per_mtok, p.output_per_mtok,
+           p.reasoning_per_mtok,
+           greatest(coalesce(r.input_tokens, 0) - coalesce(r.cached_input_tokens, 0)
+                    - coalesce(r.cache_write_tokens, 0), 0) AS _uncached,
+           greatest(coalesce(r.output_tokens, 0) - coalesce(r.reasoning_tokens, 0), 0) AS _visible_out,
+           coalesce(p.input_per_mtok, 0) AS _in_rate,
+           coalesce(p.cache_read_per_mtok, 0) AS _cr_rate,
+           coalesce(p.cache_write_per_mtok, 0) AS _cw_rate,
+           coalesce(p.output_per_mtok, 0) AS _out_rate,
+           coalesce(p.reasoning_per_mtok, 0) AS _reason_rate
+    FROM llm_calls_raw r
+    LEFT JOIN prices p
+            ON {on}
+), costed AS (
+    SELECT *,
+           CASE WHEN price_known THEN
+               (_uncached * _in_rate + coalesce(cached_input_tokens, 0) * _cr_rate
+                + coalesce(cache_write_tokens, 0) * _cw_rate) / 1e6
+           END AS input_cost_usd,
+           CASE WHEN price_known THEN
+               (_visible_out * _out_rate + coalesce(reasoning_tokens, 0) * _reason_rate) / 1e6
+           END AS output_cost_usd
+    FROM priced
+)
+SELECT {", ".join(c.name for c in STORED_COLUMNS)},
+       input_cost_usd + output_cost_usd AS cost_usd,
+       input_cost_usd,
+       output_cost_usd,
+       price_known,
+       CASE WHEN cache_hit AND price_known THEN
+           (coalesce(saved_input_tokens, 0) * _in_rate + coalesce(saved_output_tokens, 0) * _out_rate) / 1e6
+       END AS saved_cost_usd,
+       price_source, price_model, context_window,
+       input_per_mtok, cache_read_per_mtok, cache_write_per_mtok, output_per_mtok, reasoning_per_mtok
+FROM costed
+"""
+
+
+LLM_CALLS_VIEW_SQL = f"""
+CREATE OR REPLACE TEMP VIEW llm_calls AS
+SELECT {", ".join(c.name for c in COLUMNS)} FROM llm_calls_priced
+"""
+
+
+DAILY_VIEW_SQL = """
+CREATE OR REPLACE TEMP VIEW llm_calls_daily AS
+SELECT CAST(ts AS DATE) AS day, service, provider, model, feature, user_id,
+       count(*) AS calls,
+       sum(CASE WHEN status = 'error' THEN 1 ELSE 0 END) AS errors,
+       sum(CASE WHEN cache_hit THEN 1 ELSE 0 END) AS cache_hits,
+       sum(coalesce(retry_count, 0)) AS retries,
+       sum(input_tokens) AS input_tokens,
+       sum(output_tokens) AS output_tokens,
+       sum(cached_input_tokens) AS cached_input_tokens,
+       sum(cache_write_tokens) AS cache_write_tokens,
+       sum(reasoning_tokens) AS reasoning_tokens,
+       sum(cost_usd) AS cost_usd,
+       sum(input_cost_usd) AS input_cost_usd,
+       sum(output_cost_usd) AS output_cost_usd,
+       sum(CASE WHEN price_known THEN 0 ELSE 1 END) AS unpriced_calls,
+       sum(saved_cost_usd) AS saved_cost_usd,
+       sum(duration_ms) AS duration_ms_sum
+FROM llm_calls
+GROUP BY 1, 2, 3, 4, 5, 6
+"""
+
+DAILY_COST_VIEW_SQL = """
+CREATE OR REPLACE TEMP VIEW llm_cost_daily AS
+SELECT day, sum(calls) AS calls, sum(errors) AS errors, sum(cost_usd) AS cost_usd,
+       sum(unpriced_calls) AS unpriced_calls, sum(saved_cost_usd) AS saved_cost_usd
+FROM llm_calls_daily
+GROUP BY day
+"""
+
+VIEW_NAMES = ("prices", "llm_calls_priced", "llm_calls", "llm_calls_daily", "llm_cost_daily")
+
+
+def install_views(con: duckdb.DuckDBPyConnection, overrides: Overrides | None = None) -> None:
+    """Create TEMP `prices`, `llm_calls_priced`, `llm_calls`, `llm_calls_daily`, `llm_cost_daily` on `con`.
+
+    `con`'s default catalog must hold `llm_calls_raw`. Overrides default to TOKENTRAIL_PRICES.
+    Calling it again refreshes prices for models that arrived since (CREATE OR REPLACE).
+    """
+    if overrides is None:
+        overrides = load_overrides()
+    keys = _distinct_keys(con)
+    table = price_table(_resolve_all(con, keys, overrides))
+    con.register(_PRICES_ARROW, table)
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE prices AS SELECT * FROM {_PRICES_ARROW}")
+    finally:
+        con.unregister(_PRICES_ARROW)
+    tod = table.num_rows and any(
+        (s, e) != (0, DAY_SECONDS)
+        for s, e in zip(table.column("tod_start_s").to_pylist(), table.column("tod_end_s").to_pylist(), strict=False)
+    )
+    tiers = table.num_rows and any(
+        (a, u) != (-1, MAX_TOKENS)
+        for a, u in zip(table.column("input_above").to_pylist(), table.column("input_upto").to_pylist(), strict=False)
+    )
+    con.execute(_cost_view_sql(bool(tod), bool(tiers)))
+    con.execute(LLM_CALLS_VIEW_SQL)
+    con.execute(DAILY_VIEW_SQL)
+    con.execute(DAILY_COST_VIEW_SQL)
+
