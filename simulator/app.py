@@ -64,7 +64,7 @@ class Simulator:
         self.prompt_cache = PromptCache()
         self.faults = FaultPlanner(self.config)
         self._ids = itertools.count(1)
-        self._routes: dict[str, Endpoint] = ROUTES
+        self._routes: dict[tuple[str, str], Endpoint] = ROUTES
 
     def new_id(self, prefix: str, length: int = 24) -> str:
         n = next(self._ids)
@@ -72,20 +72,18 @@ class Simulator:
 
     def route(self, method: str, path: str) -> Endpoint:
         path = path.split("?", 1)[0].rstrip("/")
-        endpoint = self._routes.get(path)
-        if endpoint is None:
-            raise ApiError(404, f"Invalid URL ({method} {path})", code="unknown_url")
-        if method != "POST":
-            raise ApiError(
-                405, f"Invalid method for URL ({method} {path}): use POST", code="method_not_allowed"
-            )
-        return endpoint
+        endpoint = self._routes.get((method, path))
+        if endpoint is not None:
+            return endpoint
+        if any(p == path for _, p in self._routes):
+            raise ApiError(405, f"Invalid method for URL ({method} {path})", code="method_not_allowed")
+        raise ApiError(404, f"Invalid URL ({method} {path})", code="unknown_url")
 
     def plan_fault(self, headers: Mapping[str, str]) -> Fault | None:
         return self.faults.choose(headers)
 
-    def context(self, headers: Mapping[str, str], raw_body: bytes) -> RequestContext:
-        body = parse_body(raw_body)
+    def context(self, method: str, headers: Mapping[str, str], raw_body: bytes) -> RequestContext:
+        body = parse_body(raw_body) if method == "POST" else {}
         latency = Latency.from_config(self.config, _latency_scale(headers))
         content_key = {k: v for k, v in body.items() if k not in _DELIVERY_FIELDS}
         digest = hashlib.sha256(

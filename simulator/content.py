@@ -190,4 +190,4 @@ class _Gen:
 
 
 def json_text(value: Any) -> str:
-    return json.dumps(value, separators=(", ", ": "))
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)

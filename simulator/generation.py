@@ -6,7 +6,6 @@ this returns, so both APIs behave alike for the same input.
 
 from __future__ import annotations
 
-import json
 import random
 import re
 from dataclasses import dataclass, field
@@ -95,11 +94,11 @@ def generate(spec: TurnSpec, rng: random.Random, new_id) -> Turn:
         pieces = content.split_text(text)
         return Turn(pieces, [], reasoning, tokens.count(spec.model, text) + reasoning, finish)
 
-    n = rng.randint(*spec.reply_tokens)
+    # The reply the model "wants" to give; a budget cuts it off mid-sentence, as max_tokens does.
+    pieces = content.prose_pieces(rng, rng.randint(*spec.reply_tokens))
     finish = "stop"
-    if visible_budget is not None and n > visible_budget:
-        n, finish = visible_budget, "length"
-    pieces = content.prose_pieces(rng, n)
+    if visible_budget is not None and len(pieces) > visible_budget:
+        pieces, finish = pieces[:visible_budget], "length"
     out = tokens.count(spec.model, "".join(pieces))
     return Turn(pieces, [], reasoning, out + reasoning, finish)
 
@@ -124,7 +123,3 @@ def _truncate(text: str, model: str, n_tokens: int) -> str:
     import tiktoken
 
     return tiktoken.get_encoding(tok.name).decode(tok.encode(text)[:n_tokens])
-
-
-def parse_json_object(text: str) -> Any:
-    return json.loads(text)

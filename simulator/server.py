@@ -99,7 +99,7 @@ class _Handler(BaseHTTPRequestHandler):
             if fault is not None and fault.kind == "timeout":
                 self._hold(fault.hold_s)
                 return
-            ctx = sim.context(self.headers, raw)
+            ctx = sim.context(method, self.headers, raw)
             reply = endpoint(ctx)
         except ApiError as err:
             self._send_error(err)

@@ -20,15 +20,15 @@ def chat_usage(prompt: int, completion: int, *, cached: int = 0, reasoning: int 
     }
 
 
-def completion_usage(prompt: int, completion: int, *, cached: int = 0) -> dict[str, Any]:
-    """Legacy /v1/completions: same field names as chat."""
-    return chat_usage(prompt, completion, cached=cached)
+def completion_usage(prompt: int, completion: int) -> dict[str, Any]:
+    """Legacy /v1/completions reports only the three totals."""
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
 
 def responses_usage(inp: int, out: int, *, cached: int = 0, reasoning: int = 0) -> dict[str, Any]:
     return {
         "input_tokens": inp,
-        "input_tokens_details": {"cached_tokens": cached},
+        "input_tokens_details": {"cached_tokens": cached, "cache_write_tokens": 0},
         "output_tokens": out,
         "output_tokens_details": {"reasoning_tokens": reasoning},
         "total_tokens": inp + out,

@@ -1,9 +1,13 @@
-"""The API surface: URL path → endpoint function."""
+"""The API surface: (method, URL path) → endpoint function."""
 
 from __future__ import annotations
 
-from tokentrail.simulator.endpoints import chat
+from tokentrail.simulator.endpoints import chat, completions, embeddings, models, responses
 
 ROUTES = {
-    "/v1/chat/completions": chat.handle,
+    ("POST", "/v1/chat/completions"): chat.handle,
+    ("POST", "/v1/responses"): responses.handle,
+    ("POST", "/v1/embeddings"): embeddings.handle,
+    ("POST", "/v1/completions"): completions.handle,
+    ("GET", "/v1/models"): models.handle,
 }
