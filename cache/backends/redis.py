@@ -1,0 +1,89 @@
+"""Redis backend with short socket timeouts and no client-side retries.
+
+Retrying is the wrong reflex for a cache: a miss costs one API call, a slow cache costs every call.
+So each command gets `timeout_ms` for connect and for reply, redis-py's own retries are off, and
+the circuit breaker above this class (see `tokentrail.cache.store`) stops calling a dead server.
+Async clients use `redis.asyncio`, one client per event loop (its connections are bound to the loop
+that opened them), so a slow Redis never blocks the host's event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import weakref
+from typing import Any
+
+
+class RedisBackend:
+    name = "redis"
+
+    def __init__(self, url: str, *, timeout_ms: float = 50.0) -> None:
+        import redis  # imported here: the memory backend must not need redis-py
+
+        self.url = url
+        self.timeout_s = timeout_ms / 1000.0
+        self._redis = redis
+        self._sync: Any = None
+        self._async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
+        self._lock = threading.Lock()
+
+    def _options(self) -> dict[str, Any]:
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        return {
+            "socket_timeout": self.timeout_s,
+            "socket_connect_timeout": self.timeout_s,
+            "retry": Retry(NoBackoff(), 0),
+            "retry_on_timeout": False,
+            "health_check_interval": 0,
+            "lib_name": None,
+            "lib_version": None,
+        }
+
+    def _client(self) -> Any:
+        if self._sync is None:
+            with self._lock:
+                if self._sync is None:
+                    self._sync = self._redis.Redis.from_url(self.url, **self._options())
+        return self._sync
+
+    def _aclient(self) -> Any:
+        loop = asyncio.get_running_loop()
+        client = self._async.get(loop)
+        if client is None:
+            import redis.asyncio
+
+            client = redis.asyncio.Redis.from_url(self.url, **self._options())
+            self._async[loop] = client
+        return client
+
+    def get(self, key: str) -> bytes | None:
+        return self._client().get(key)
+
+    def set(self, key: str, value: bytes, ttl_s: float | None) -> None:
+        px = None if ttl_s is None else max(1, int(ttl_s * 1000))
+        self._client().set(key, value, px=px)
+
+    async def aget(self, key: str) -> bytes | None:
+        # The socket timeout bounds each read; wait_for bounds the whole command (connect included).
+        return await asyncio.wait_for(self._aclient().get(key), self.timeout_s)
+
+    async def aset(self, key: str, value: bytes, ttl_s: float | None) -> None:
+        px = None if ttl_s is None else max(1, int(ttl_s * 1000))
+        await asyncio.wait_for(self._aclient().set(key, value, px=px), self.timeout_s)
+
+    async def aclose(self) -> None:
+        """Close this loop's async client (call from the loop that used it)."""
+        loop = asyncio.get_running_loop()
+        client = self._async.pop(loop, None)
+        if client is not None:
+            await client.aclose()
+
+    def close(self) -> None:
+        """Close the sync pool; async clients are closed by `aclose()` or with their loop."""
+        with self._lock:
+            client, self._sync = self._sync, None
+        if client is not None:
+            client.close()
