@@ -1,0 +1,778 @@
+"""One logical LLM call: its span, what the request asked and what the response said.
+
+A `Call` is created by the `request()` hook when a request to a known GenAI endpoint starts,
+collects the final HTTP response, the SDK's retries and the streamed chunks, and ends the
+span exactly once. Subclasses know the shape of each endpoint (chat completions, responses,
+embeddings, completions). Everything here runs on the caller's thread, so it is written for
+speed: attributes are gathered in one dict, set once, and the SDK objects are read by plain
+attribute access (pydantic models, dicts only on the rare raw-response paths).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
+from tokentrail.instrumentation import semconv as sc
+from tokentrail.instrumentation import tokencount
+from tokentrail.instrumentation.context_windows import context_window
+from tokentrail.instrumentation.tags import CURRENT_TAGS
+
+log = logging.getLogger("tokentrail.instrumentation")
+
+_CLIENT = SpanKind.CLIENT
+_perf_ns = time.perf_counter_ns
+_time_ns = time.time_ns
+
+_STATUS_ERRORS = {
+    400: "BadRequestError",
+    401: "AuthenticationError",
+    403: "PermissionDeniedError",
+    404: "NotFoundError",
+    409: "ConflictError",
+    422: "UnprocessableEntityError",
+    429: "RateLimitError",
+}
+_SECRET = re.compile(r"(sk-[A-Za-z0-9_\-*]{6,}|Bearer\s+[^\s\"']+)")
+
+_reported = False
+
+
+def report_internal_error(where: str) -> None:
+    """Log an instrumentation bug once with its traceback (later ones at debug level)."""
+    global _reported
+    if not _reported:
+        _reported = True
+        log.warning("tokentrail: internal error in %s; the call proceeds untraced from here", where,
+                    exc_info=True)
+    else:
+        log.debug("tokentrail: internal error in %s", where, exc_info=True)
+
+
+def status_error_type(status: int) -> str:
+    """The openai exception class the SDK raises for `status` (used for retried attempts)."""
+    name = _STATUS_ERRORS.get(status)
+    if name:
+        return name
+    return "InternalServerError" if status >= 500 else "APIStatusError"
+
+
+@dataclass
+class Instruments:
+    """The three GenAI client histograms (None when metrics are off)."""
+
+    token_usage: Any
+    duration: Any
+    ttfc: Any
+
+
+@dataclass
+class Runtime:
+    """Everything a call needs, resolved once at instrument() time."""
+
+    tracer: Tracer
+    instruments: Instruments | None
+    capture_content: bool
+    redact: Callable[[str], str] | None
+    azure_types: tuple[type, ...]
+
+
+class Call:
+    """Span lifecycle and attribute collection for one logical API call (retries included)."""
+
+    operation = "chat"
+    api_type: str | None = None
+
+    __slots__ = (
+        "rt", "span", "client", "body", "model", "attrs", "metric_attrs", "stream", "t0", "start_ns",
+        "first_ns", "last_ns", "http", "retries", "retry_wait_ms", "done", "parts", "finish", "usage",
+        "response_id", "response_model", "service_tier", "final",
+    )
+
+    def __init__(self, rt: Runtime, client: Any, body: Any, stream: bool, server: tuple[str, str, int]) -> None:
+        if type(body) is not dict:
+            body = {}
+        self.rt = rt
+        self.client = client
+        self.body = body
+        self.stream = stream
+        model = body.get("model")
+        model = model if isinstance(model, str) else (str(model) if model is not None else "unknown")
+        self.model = model
+        provider, host, port = server
+        attrs = {
+            sc.OPERATION: self.operation,
+            sc.PROVIDER: provider,
+            sc.REQUEST_MODEL: model,
+            sc.SERVER_ADDRESS: host,
+            sc.SERVER_PORT: port,
+        }
+        self.metric_attrs = dict(attrs)
+        attrs[sc.REQUEST_STREAM] = stream
+        if self.api_type:
+            attrs[sc.OPENAI_API_TYPE] = self.api_type
+        self.request_attributes(body, attrs)
+        tags = CURRENT_TAGS.get()
+        if tags:
+            attrs.update(tags)
+        if rt.capture_content:
+            try:
+                self.capture_input(body, attrs)
+            except Exception:
+                report_internal_error("content capture")
+        self.attrs = attrs
+        self.http = None
+        self.retries = 0
+        self.retry_wait_ms = 0.0
+        self.done = False
+        self.first_ns = 0
+        self.parts: list[str] | None = None
+        self.finish: dict[int, str] | None = None
+        self.usage = None
+        self.response_id = None
+        self.response_model = None
+        self.service_tier = None
+        self.final = None
+        self.start_ns = _time_ns()
+        self.t0 = self.last_ns = _perf_ns()
+        self.span = rt.tracer.start_span(f"{self.operation} {model}", kind=_CLIENT, attributes=attrs,
+                                         start_time=self.start_ns)
+
+    # ----- per-endpoint hooks (overridden) -----------------------------------------------------
+    def request_attributes(self, body: dict[str, Any], attrs: dict[str, Any]) -> None:
+        """Add `gen_ai.request.*` attributes read from the request body."""
+
+    def response_attributes(self, result: Any, attrs: dict[str, Any]) -> None:
+        """Add response attributes and usage from a parsed (non-streamed) result."""
+
+    def on_chunk(self, chunk: Any) -> None:
+        """Fold one streamed item into the call's state."""
+
+    def stream_attributes(self, attrs: dict[str, Any]) -> None:
+        """Add response attributes and usage gathered from the streamed items."""
+
+    def count_input(self, enc: Any) -> int:
+        return 0
+
+    def capture_input(self, body: dict[str, Any], attrs: dict[str, Any]) -> None:
+        """Record request content (opt-in only)."""
+
+    def output_text(self) -> str:
+        return "".join(self.parts) if self.parts else ""
+
+    # ----- shared helpers ----------------------------------------------------------------------
+    def _redact(self, text: str) -> str:
+        redact = self.rt.redact
+        return redact(text) if redact is not None else text
+
+    def set_usage(self, attrs: dict[str, Any], inp: int | None, out: int | None, cached: int | None = None,
+                  reasoning: int | None = None, cache_write: int | None = None) -> None:
+        """Usage as the API reported it; on a response-cache hit the provider spent nothing."""
+        http = self.http
+        if http is not None and http.headers.get(sc.CACHE_HEADER) == "hit":
+            attrs[sc.CACHE_HIT] = True
+            attrs[sc.CACHE_SAVED_INPUT] = inp or 0
+            attrs[sc.CACHE_SAVED_OUTPUT] = out or 0
+            original = http.headers.get(sc.CACHE_ORIGINAL_MS_HEADER)
+            if original:
+                try:
+                    attrs[sc.CACHE_SAVED_MS] = float(original)
+                except ValueError:
+                    pass
+            window = context_window(self.model)
+            if window and inp:
+                attrs[sc.CONTEXT_UTILIZATION] = inp / window
+            attrs[sc.USAGE_INPUT] = 0
+            attrs[sc.USAGE_OUTPUT] = 0
+            attrs[sc.USAGE_CACHE_READ] = 0
+            attrs[sc.USAGE_REASONING] = 0
+            attrs[sc.USAGE_SOURCE] = sc.SOURCE_API
+            return
+        attrs[sc.CACHE_HIT] = False
+        if inp is not None:
+            attrs[sc.USAGE_INPUT] = inp
+            window = context_window(self.model)
+            if window:
+                attrs[sc.CONTEXT_UTILIZATION] = inp / window
+        if out is not None:
+            attrs[sc.USAGE_OUTPUT] = out
+        if cached is not None:
+            attrs[sc.USAGE_CACHE_READ] = cached
+        if reasoning is not None:
+            attrs[sc.USAGE_REASONING] = reasoning
+        if cache_write is not None:
+            attrs[sc.USAGE_CACHE_CREATION] = cache_write
+        attrs[sc.USAGE_SOURCE] = sc.SOURCE_API
+
+    def fallback_usage(self, attrs: dict[str, Any], with_output: bool) -> None:
+        """Count tokens with tiktoken when the API gave none; say so on the span."""
+        if sc.USAGE_INPUT in attrs:
+            return
+        name = tokencount.encoding_name(self.model)
+        enc = tokencount.get_encoding(name)
+        if enc is None:
+            attrs[sc.USAGE_SOURCE] = sc.SOURCE_NONE
+            return
+        inp = self.count_input(enc)
+        attrs[sc.USAGE_INPUT] = inp
+        attrs[sc.USAGE_OUTPUT] = tokencount.count_text(enc, self.output_text()) if with_output else 0
+        attrs[sc.USAGE_SOURCE] = sc.SOURCE_TIKTOKEN
+        attrs[sc.USAGE_ENCODING] = name
+        if sc.CACHE_HIT not in attrs:
+            http = self.http
+            attrs[sc.CACHE_HIT] = bool(http is not None and http.headers.get(sc.CACHE_HEADER) == "hit")
+        window = context_window(self.model)
+        if window:
+            attrs[sc.CONTEXT_UTILIZATION] = inp / window
+
+    def add_retry(self, status: int | None, error_type: str, waited_s: float) -> None:
+        """One failed attempt the SDK retried on its own, with the backoff it actually slept."""
+        self.retries += 1
+        backoff_ms = waited_s * 1000.0
+        self.retry_wait_ms += backoff_ms
+        event = {sc.RETRY_ATTEMPT: self.retries, sc.ERROR_TYPE: error_type, sc.RETRY_BACKOFF_MS: backoff_ms}
+        if status is not None:
+            event[sc.HTTP_STATUS] = status
+        self.span.add_event(sc.RETRY_EVENT, event)
+
+    def _common_end(self, attrs: dict[str, Any]) -> None:
+        http = self.http
+        if http is not None and sc.HTTP_STATUS not in attrs:
+            attrs[sc.HTTP_STATUS] = http.status_code
+        attrs[sc.RETRY_COUNT] = self.retries
+        attrs[sc.RETRY_WAIT_MS] = self.retry_wait_ms
+        if self.first_ns:
+            attrs[sc.RESPONSE_TTFC] = (self.first_ns - self.t0) / 1e9
+
+    def _end_span(self, attrs: dict[str, Any], end_perf_ns: int, error: str | None) -> None:
+        span = self.span
+        span.set_attributes(attrs)
+        instruments = self.rt.instruments
+        if instruments is not None:
+            self._record_metrics(instruments, attrs, end_perf_ns, error)
+        span.end(end_time=self.start_ns + (end_perf_ns - self.t0))
+
+    def _record_metrics(self, ins: Instruments, attrs: dict[str, Any], end_perf_ns: int, error: str | None) -> None:
+        mattrs = self.metric_attrs
+        model = attrs.get(sc.RESPONSE_MODEL)
+        if model:
+            mattrs[sc.RESPONSE_MODEL] = model
+        if error:
+            mattrs[sc.ERROR_TYPE] = error
+        ins.duration.record((end_perf_ns - self.t0) / 1e9, mattrs)
+        if self.first_ns:
+            ins.ttfc.record((self.first_ns - self.t0) / 1e9, mattrs)
+        inp = attrs.get(sc.USAGE_INPUT)
+        if inp is not None:
+            ins.token_usage.record(inp, {**mattrs, sc.TOKEN_TYPE: "input"})
+        out = attrs.get(sc.USAGE_OUTPUT)
+        if out is not None and self.operation != "embeddings":
+            ins.token_usage.record(out, {**mattrs, sc.TOKEN_TYPE: "output"})
+
+    # ----- endings -----------------------------------------------------------------------------
+    def finish_response(self, result: Any) -> None:
+        """A non-streamed call answered: read the parsed result and end the span."""
+        if self.done:
+            return
+        self.done = True
+        end = _perf_ns()
+        attrs: dict[str, Any] = {}
+        try:
+            self.response_attributes(result, attrs)
+            if sc.USAGE_INPUT not in attrs:
+                self.fallback_usage(attrs, with_output=True)
+            if self.rt.capture_content:
+                self.capture_output(result, attrs)
+        except Exception:
+            report_internal_error("response attributes")
+        self._common_end(attrs)
+        self._end_span(attrs, end, None)
+
+    def finish_without_body(self) -> None:
+        """A raw streaming response was closed without its body being parsed."""
+        if self.done:
+            return
+        self.done = True
+        end = _perf_ns()
+        attrs: dict[str, Any] = {}
+        try:
+            self.fallback_usage(attrs, with_output=False)
+        except Exception:
+            report_internal_error("usage fallback")
+        self._common_end(attrs)
+        self._end_span(attrs, end, None)
+
+    def fail(self, exc: BaseException) -> None:
+        """The call raised: record the error (scrubbed of secrets), keep what is known."""
+        if self.done:
+            return
+        self.done = True
+        end = _perf_ns()
+        error_type = type(exc).__qualname__
+        attrs: dict[str, Any] = {sc.ERROR_TYPE: error_type}
+        try:
+            status = getattr(exc, "status_code", None)
+            if isinstance(status, int):
+                attrs[sc.HTTP_STATUS] = status
+            if self.first_ns:  # interrupted stream: keep what arrived
+                self.stream_attributes(attrs)
+            self.fallback_usage(attrs, with_output=bool(self.first_ns))
+        except Exception:
+            report_internal_error("error attributes")
+        message = self._scrub(str(exc))
+        self.span.add_event("exception", {
+            "exception.type": f"{type(exc).__module__}.{type(exc).__qualname__}",
+            "exception.message": message,
+        })
+        self.span.set_status(Status(StatusCode.ERROR, message))
+        self._common_end(attrs)
+        self._end_span(attrs, end, error_type)
+
+    def _scrub(self, text: str) -> str:
+        key = getattr(self.client, "api_key", None)
+        if isinstance(key, str) and len(key) >= 8:
+            text = text.replace(key, "[REDACTED]")
+        return _SECRET.sub("[REDACTED]", text)
+
+    def chunk(self, item: Any) -> None:
+        """Observer callback for each streamed item (never raises into the caller)."""
+        now = _perf_ns()
+        if not self.first_ns:
+            self.first_ns = now
+        self.last_ns = now
+        self.on_chunk(item)
+
+    def stream_end(self, how: str) -> None:
+        """The stream finished (`completed`), was `closed` by the caller, or was `abandoned` (GC)."""
+        if self.done:
+            return
+        self.done = True
+        end = self.last_ns if how == "abandoned" else _perf_ns()
+        attrs: dict[str, Any] = {sc.STREAM_END: how}
+        try:
+            self.stream_attributes(attrs)
+            if sc.USAGE_INPUT not in attrs:
+                self.fallback_usage(attrs, with_output=True)
+            if self.rt.capture_content:
+                self.capture_stream_output(attrs)
+        except Exception:
+            report_internal_error("stream attributes")
+        self._common_end(attrs)
+        self._end_span(attrs, end, None)
+
+    def capture_output(self, result: Any, attrs: dict[str, Any]) -> None:
+        """Record response content (opt-in only)."""
+
+    def capture_stream_output(self, attrs: dict[str, Any]) -> None:
+        text = self.output_text()
+        attrs[sc.OUTPUT_MESSAGES] = json.dumps([{
+            "role": "assistant",
+            "parts": [{"type": "text", "content": self._redact(text)}],
+            "finish_reason": (self.finish or {}).get(0, ""),
+        }])
+
+
+def _float(body: dict[str, Any], key: str, attr: str, attrs: dict[str, Any]) -> None:
+    value = body.get(key)
+    if value is not None and isinstance(value, (int, float)):
+        attrs[attr] = float(value)
+
+
+def _stop(value: Any) -> list[str] | None:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and value:
+        return [str(v) for v in value]
+    return None
+
+
+def _output_type(fmt: Any) -> str | None:
+    if isinstance(fmt, dict):
+        kind = fmt.get("type")
+        if kind in ("json_object", "json_schema"):
+            return "json"
+        if kind == "text":
+            return "text"
+    return None
+
+
+def _messages_json(messages: Any, redact: Callable[[str], str]) -> tuple[str, str | None]:
+    """Chat messages as the semconv `gen_ai.input.messages` JSON (system prompts split out)."""
+    out, system = [], []
+    for message in messages or ():
+        if not isinstance(message, dict):
+            continue
+        role = message.get("role", "user")
+        text = tokencount._content_text(message.get("content"))
+        if role in ("system", "developer"):
+            system.append({"type": "text", "content": redact(text)})
+            continue
+        parts: list[dict[str, Any]] = []
+        if text:
+            parts.append({"type": "text", "content": redact(text)})
+        for call in message.get("tool_calls") or ():
+            if isinstance(call, dict):
+                fn = call.get("function") or {}
+                parts.append({"type": "tool_call", "id": call.get("id"), "name": fn.get("name"),
+                              "arguments": redact(str(fn.get("arguments", "")))})
+        if role == "tool":
+            parts = [{"type": "tool_call_response", "id": message.get("tool_call_id"), "response": redact(text)}]
+        out.append({"role": role, "parts": parts})
+    return json.dumps(out), (json.dumps(system) if system else None)
+
+
+class ChatCall(Call):
+    """`POST /chat/completions` (create, parse, stream helpers)."""
+
+    operation = "chat"
+    api_type = "chat_completions"
+    __slots__ = ("tool_args",)
+
+    def request_attributes(self, body: dict[str, Any], attrs: dict[str, Any]) -> None:
+        self.tool_args: list[str] | None = None
+        max_tokens = body.get("max_completion_tokens") or body.get("max_tokens")
+        if isinstance(max_tokens, int):
+            attrs[sc.REQUEST_MAX_TOKENS] = max_tokens
+        _float(body, "temperature", sc.REQUEST_TEMPERATURE, attrs)
+        _float(body, "top_p", sc.REQUEST_TOP_P, attrs)
+        if len(body) > 3:  # only model/messages/stream: skip the rarer parameters
+            _float(body, "frequency_penalty", sc.REQUEST_FREQUENCY_PENALTY, attrs)
+            _float(body, "presence_penalty", sc.REQUEST_PRESENCE_PENALTY, attrs)
+            seed = body.get("seed")
+            if isinstance(seed, int):
+                attrs[sc.REQUEST_SEED] = seed
+            stop = _stop(body.get("stop"))
+            if stop:
+                attrs[sc.REQUEST_STOP] = stop
+            n = body.get("n")
+            if isinstance(n, int) and n != 1:
+                attrs[sc.REQUEST_CHOICE_COUNT] = n
+            out_type = _output_type(body.get("response_format"))
+            if out_type:
+                attrs[sc.OUTPUT_TYPE] = out_type
+            tier = body.get("service_tier")
+            if isinstance(tier, str):
+                attrs[sc.OPENAI_REQUEST_SERVICE_TIER] = tier
+
+    def response_attributes(self, result: Any, attrs: dict[str, Any]) -> None:
+        attrs[sc.RESPONSE_ID] = result.id
+        attrs[sc.RESPONSE_MODEL] = result.model
+        attrs[sc.RESPONSE_FINISH_REASONS] = [c.finish_reason or "" for c in result.choices]
+        tier = getattr(result, "service_tier", None)
+        if tier:
+            attrs[sc.OPENAI_RESPONSE_SERVICE_TIER] = tier
+        fingerprint = getattr(result, "system_fingerprint", None)
+        if fingerprint:
+            attrs[sc.OPENAI_SYSTEM_FINGERPRINT] = fingerprint
+        usage = result.usage
+        if usage is not None:
+            self._usage(usage, attrs)
+
+    def _usage(self, usage: Any, attrs: dict[str, Any]) -> None:
+        details = usage.prompt_tokens_details
+        cached = getattr(details, "cached_tokens", None) if details is not None else None
+        out_details = usage.completion_tokens_details
+        reasoning = getattr(out_details, "reasoning_tokens", None) if out_details is not None else None
+        self.set_usage(attrs, usage.prompt_tokens, usage.completion_tokens, cached, reasoning)
+
+    def on_chunk(self, chunk: Any) -> None:
+        if self.response_id is None:
+            self.response_id = chunk.id
+            self.response_model = chunk.model
+            self.service_tier = getattr(chunk, "service_tier", None)
+        for choice in chunk.choices:
+            delta = choice.delta
+            if delta is not None:
+                content = delta.content
+                if content:
+                    parts = self.parts
+                    if parts is None:
+                        self.parts = [content]
+                    else:
+                        parts.append(content)
+                if delta.tool_calls:
+                    for call in delta.tool_calls:
+                        fn = call.function
+                        if fn is not None:
+                            args = self.tool_args
+                            if args is None:
+                                args = self.tool_args = []
+                            args.append((fn.name or "") + (fn.arguments or ""))
+            reason = choice.finish_reason
+            if reason:
+                finish = self.finish
+                if finish is None:
+                    finish = self.finish = {}
+                finish[choice.index] = reason
+        usage = chunk.usage
+        if usage is not None:
+            self.usage = usage
+
+    def output_text(self) -> str:
+        text = "".join(self.parts) if self.parts else ""
+        if self.tool_args:
+            text += "".join(self.tool_args)
+        return text
+
+    def stream_attributes(self, attrs: dict[str, Any]) -> None:
+        if self.response_id is not None:
+            attrs[sc.RESPONSE_ID] = self.response_id
+            attrs[sc.RESPONSE_MODEL] = self.response_model
+        if self.service_tier:
+            attrs[sc.OPENAI_RESPONSE_SERVICE_TIER] = self.service_tier
+        if self.finish:
+            attrs[sc.RESPONSE_FINISH_REASONS] = [self.finish[i] for i in sorted(self.finish)]
+        if self.usage is not None:
+            self._usage(self.usage, attrs)
+
+    def count_input(self, enc: Any) -> int:
+        return tokencount.count_chat_input(enc, self.body.get("messages"))
+
+    def capture_input(self, body: dict[str, Any], attrs: dict[str, Any]) -> None:
+        messages, system = _messages_json(body.get("messages"), self._redact)
+        attrs[sc.INPUT_MESSAGES] = messages
+        if system:
+            attrs[sc.SYSTEM_INSTRUCTIONS] = system
+
+    def capture_output(self, result: Any, attrs: dict[str, Any]) -> None:
+        out = []
+        for choice in result.choices:
+            message = choice.message
+            parts: list[dict[str, Any]] = []
+            if message.content:
+                parts.append({"type": "text", "content": self._redact(message.content)})
+            for call in message.tool_calls or ():
+                fn = getattr(call, "function", None)
+                if fn is not None:
+                    parts.append({"type": "tool_call", "id": call.id, "name": fn.name,
+                                  "arguments": self._redact(fn.arguments or "")})
+            out.append({"role": "assistant", "parts": parts, "finish_reason": choice.finish_reason or ""})
+        attrs[sc.OUTPUT_MESSAGES] = json.dumps(out)
+
+
+_INCOMPLETE_REASONS = {"max_output_tokens": "length", "content_filter": "content_filter"}
+
+
+class ResponsesCall(Call):
+    """`POST /responses` (create, parse, stream helper). Reported as operation `chat`."""
+
+    operation = "chat"
+    api_type = "responses"
+    __slots__ = ()
+
+    def request_attributes(self, body: dict[str, Any], attrs: dict[str, Any]) -> None:
+        max_tokens = body.get("max_output_tokens")
+        if isinstance(max_tokens, int):
+            attrs[sc.REQUEST_MAX_TOKENS] = max_tokens
+        _float(body, "temperature", sc.REQUEST_TEMPERATURE, attrs)
+        _float(body, "top_p", sc.REQUEST_TOP_P, attrs)
+        tier = body.get("service_tier")
+        if isinstance(tier, str):
+            attrs[sc.OPENAI_REQUEST_SERVICE_TIER] = tier
+        text = body.get("text")
+        if isinstance(text, dict):
+            out_type = _output_type(text.get("format"))
+            if out_type:
+                attrs[sc.OUTPUT_TYPE] = out_type
+
+    @staticmethod
+    def _finish_reason(response: Any) -> str:
+        status = getattr(response, "status", None)
+        if status == "incomplete":
+            details = getattr(response, "incomplete_details", None)
+            reason = getattr(details, "reason", None) if details is not None else None
+            return _INCOMPLETE_REASONS.get(reason, reason or "incomplete")
+        if status == "failed":
+            return "error"
+        for item in getattr(response, "output", None) or ():
+            if getattr(item, "type", None) == "function_call":
+                return "tool_calls"
+        return "stop" if status in (None, "completed") else str(status)
+
+    def response_attributes(self, result: Any, attrs: dict[str, Any]) -> None:
+        attrs[sc.RESPONSE_ID] = result.id
+        attrs[sc.RESPONSE_MODEL] = result.model
+        attrs[sc.RESPONSE_FINISH_REASONS] = [self._finish_reason(result)]
+        tier = getattr(result, "service_tier", None)
+        if tier:
+            attrs[sc.OPENAI_RESPONSE_SERVICE_TIER] = tier
+        usage = result.usage
+        if usage is not None:
+            details = usage.input_tokens_details
+            cached = getattr(details, "cached_tokens", None) if details is not None else None
+            out_details = usage.output_tokens_details
+            reasoning = getattr(out_details, "reasoning_tokens", None) if out_details is not None else None
+            self.set_usage(attrs, usage.input_tokens, usage.output_tokens, cached, reasoning)
+
+    def on_chunk(self, event: Any) -> None:
+        kind = event.type
+        if kind == "response.output_text.delta" or kind == "response.function_call_arguments.delta":
+            parts = self.parts
+            if parts is None:
+                self.parts = [event.delta]
+            else:
+                parts.append(event.delta)
+        elif kind in ("response.completed", "response.incomplete", "response.failed"):
+            self.final = event.response
+        elif kind == "response.created":
+            response = event.response
+            self.response_id = response.id
+            self.response_model = response.model
+
+    def chunk(self, item: Any) -> None:
+        # time to first chunk = first generated content, not the `response.created` bookkeeping event
+        now = _perf_ns()
+        if not self.first_ns and getattr(item, "type", "").endswith(".delta"):
+            self.first_ns = now
+        self.last_ns = now
+        self.on_chunk(item)
+
+    def stream_attributes(self, attrs: dict[str, Any]) -> None:
+        if self.final is not None:
+            self.response_attributes(self.final, attrs)
+        elif self.response_id is not None:
+            attrs[sc.RESPONSE_ID] = self.response_id
+            attrs[sc.RESPONSE_MODEL] = self.response_model
+
+    def count_input(self, enc: Any) -> int:
+        return tokencount.count_responses_input(enc, self.body)
+
+    def capture_input(self, body: dict[str, Any], attrs: dict[str, Any]) -> None:
+        value = body.get("input")
+        if isinstance(value, str):
+            messages = [{"role": "user", "content": value}]
+        elif isinstance(value, list):
+            messages = [m for m in value if isinstance(m, dict) and "role" in m]
+        else:
+            messages = []
+        encoded, system = _messages_json(messages, self._redact)
+        attrs[sc.INPUT_MESSAGES] = encoded
+        instructions = body.get("instructions")
+        if isinstance(instructions, str) and instructions:
+            attrs[sc.SYSTEM_INSTRUCTIONS] = json.dumps([{"type": "text", "content": self._redact(instructions)}])
+        elif system:
+            attrs[sc.SYSTEM_INSTRUCTIONS] = system
+
+    def capture_output(self, result: Any, attrs: dict[str, Any]) -> None:
+        text = getattr(result, "output_text", "") or ""
+        attrs[sc.OUTPUT_MESSAGES] = json.dumps([{
+            "role": "assistant", "parts": [{"type": "text", "content": self._redact(text)}],
+            "finish_reason": self._finish_reason(result),
+        }])
+
+
+class EmbeddingsCall(Call):
+    """`POST /embeddings`."""
+
+    operation = "embeddings"
+    __slots__ = ()
+
+    def request_attributes(self, body: dict[str, Any], attrs: dict[str, Any]) -> None:
+        fmt = body.get("encoding_format")
+        if isinstance(fmt, str):
+            attrs[sc.REQUEST_ENCODING_FORMATS] = [fmt]
+        dims = body.get("dimensions")
+        if isinstance(dims, int):
+            attrs[sc.EMBEDDINGS_DIMENSIONS] = dims
+
+    def response_attributes(self, result: Any, attrs: dict[str, Any]) -> None:
+        attrs[sc.RESPONSE_MODEL] = result.model
+        usage = result.usage
+        if usage is not None:
+            self.set_usage(attrs, usage.prompt_tokens, None)
+
+    def fallback_usage(self, attrs: dict[str, Any], with_output: bool) -> None:
+        super().fallback_usage(attrs, with_output=False)
+        attrs.pop(sc.USAGE_OUTPUT, None)
+
+    def count_input(self, enc: Any) -> int:
+        return tokencount.count_text_input(enc, self.body.get("input"))
+
+
+class CompletionsCall(Call):
+    """`POST /completions` (legacy text completions)."""
+
+    operation = "text_completion"
+    __slots__ = ()
+
+    def request_attributes(self, body: dict[str, Any], attrs: dict[str, Any]) -> None:
+        max_tokens = body.get("max_tokens")
+        if isinstance(max_tokens, int):
+            attrs[sc.REQUEST_MAX_TOKENS] = max_tokens
+        _float(body, "temperature", sc.REQUEST_TEMPERATURE, attrs)
+        _float(body, "top_p", sc.REQUEST_TOP_P, attrs)
+        _float(body, "frequency_penalty", sc.REQUEST_FREQUENCY_PENALTY, attrs)
+        _float(body, "presence_penalty", sc.REQUEST_PRESENCE_PENALTY, attrs)
+        seed = body.get("seed")
+        if isinstance(seed, int):
+            attrs[sc.REQUEST_SEED] = seed
+        stop = _stop(body.get("stop"))
+        if stop:
+            attrs[sc.REQUEST_STOP] = stop
+        n = body.get("n")
+        if isinstance(n, int) and n != 1:
+            attrs[sc.REQUEST_CHOICE_COUNT] = n
+
+    def response_attributes(self, result: Any, attrs: dict[str, Any]) -> None:
+        attrs[sc.RESPONSE_ID] = result.id
+        attrs[sc.RESPONSE_MODEL] = result.model
+        attrs[sc.RESPONSE_FINISH_REASONS] = [c.finish_reason or "" for c in result.choices]
+        usage = result.usage
+        if usage is not None:
+            self.set_usage(attrs, usage.prompt_tokens, usage.completion_tokens)
+
+    def on_chunk(self, chunk: Any) -> None:
+        if self.response_id is None:
+            self.response_id = chunk.id
+            self.response_model = chunk.model
+        for choice in chunk.choices:
+            if choice.text:
+                if self.parts is None:
+                    self.parts = [choice.text]
+                else:
+                    self.parts.append(choice.text)
+            if choice.finish_reason:
+                if self.finish is None:
+                    self.finish = {}
+                self.finish[choice.index] = choice.finish_reason
+        usage = getattr(chunk, "usage", None)
+        if usage is not None:
+            self.usage = usage
+
+    def stream_attributes(self, attrs: dict[str, Any]) -> None:
+        if self.response_id is not None:
+            attrs[sc.RESPONSE_ID] = self.response_id
+            attrs[sc.RESPONSE_MODEL] = self.response_model
+        if self.finish:
+            attrs[sc.RESPONSE_FINISH_REASONS] = [self.finish[i] for i in sorted(self.finish)]
+        if self.usage is not None:
+            self.set_usage(attrs, self.usage.prompt_tokens, self.usage.completion_tokens)
+
+    def count_input(self, enc: Any) -> int:
+        return tokencount.count_text_input(enc, self.body.get("prompt"))
+
+    def capture_input(self, body: dict[str, Any], attrs: dict[str, Any]) -> None:
+        prompt = body.get("prompt")
+        text = prompt if isinstance(prompt, str) else json.dumps(prompt)
+        attrs[sc.INPUT_MESSAGES] = json.dumps([{"role": "user", "parts": [{"type": "text",
+                                                                            "content": self._redact(text)}]}])
+
+    def capture_output(self, result: Any, attrs: dict[str, Any]) -> None:
+        attrs[sc.OUTPUT_MESSAGES] = json.dumps([{
+            "role": "assistant", "parts": [{"type": "text", "content": self._redact(c.text or "")}],
+            "finish_reason": c.finish_reason or "",
+        } for c in result.choices])
+
+
+ROUTES: dict[str, type[Call]] = {
+    "/chat/completions": ChatCall,
+    "/responses": ResponsesCall,
+    "/embeddings": EmbeddingsCall,
+    "/completions": CompletionsCall,
+}
