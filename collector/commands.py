@@ -4,6 +4,57 @@ from __future__ import annotations
 
 import argparse
 
+from tokentrail.config import DEFAULT_GRPC_PORT, DEFAULT_HOST, DEFAULT_HTTP_PORT
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add this stage's subcommands; heavy imports belong in the handlers."""
+    p = sub.add_parser(
+        "collector",
+        help="run the OTLP collector that writes traces to DuckDB",
+        description="Receive OTLP traces (HTTP and gRPC), store them in DuckDB, serve read-only SQL. "
+        "Set TOKENTRAIL_TOKEN to require `Authorization: Bearer <token>` on every endpoint.",
+    )
+    p.add_argument("--db", help="DuckDB file (default: $TOKENTRAIL_DB or ./tokentrail.duckdb)")
+    p.add_argument("--host", default=DEFAULT_HOST, help="address to bind (default: %(default)s)")
+    p.add_argument("--http-port", type=int, default=DEFAULT_HTTP_PORT, help="OTLP/HTTP port (default: %(default)s)")
+    p.add_argument("--grpc-port", type=int, default=DEFAULT_GRPC_PORT,
+                   help="OTLP/gRPC port; -1 disables gRPC (default: %(default)s)")
+    p.add_argument("--max-queued-spans", type=int, default=65_536,
+                   help="write queue bound; beyond it clients get 503 + Retry-After (default: %(default)s)")
+    p.add_argument("--log-level", default="INFO", help="logging level (default: %(default)s)")
+    p.set_defaults(handler=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    import logging
+
+    import duckdb
+    from tokentrail.collector.server import Collector
+
+    from tokentrail.cli import CommandError
+    from tokentrail.config import settings
+
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    conf = settings()
+    db = args.db or str(conf.db_path)
+    try:
+        collector = Collector(
+            db,
+            host=args.host,
+            http_port=args.http_port,
+            grpc_port=None if args.grpc_port < 0 else args.grpc_port,
+            token=conf.token,
+            max_queued_spans=args.max_queued_spans,
+        )
+    except duckdb.Error as exc:
+        raise CommandError(f"cannot open {db}: {exc}", 1) from None
+    try:
+        collector.start()
+    except OSError as exc:
+        collector.stop()
+        raise CommandError(f"cannot listen: {exc}", 1) from None
+    print(f"tokentrail collector: OTLP/HTTP {collector.http_url}  OTLP/gRPC "
+          f"{collector.grpc_bound_port or 'off'}  db {db}", flush=True)
+    collector.serve_forever()
+    return 0

@@ -1,0 +1,136 @@
+"""The collector process: owns the DuckDB file, runs the OTLP receivers and the query endpoint.
+
+`Collector(...).start()` is used by the CLI and by tests (ports 0 → ephemeral); `stop()` is the
+graceful path: stop accepting, commit everything already accepted, checkpoint, close the file.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+from tokentrail.collector.decode import decode_traces
+from tokentrail.collector.grpc_api import start_grpc
+from tokentrail.collector.http_api import CollectorHTTPServer, serve_in_thread
+from tokentrail.collector.ingest import IngestQueue
+from tokentrail.collector.metrics import RequestCounters, render
+from tokentrail.collector.store import Store, connect
+
+log = logging.getLogger("tokentrail.collector")
+
+DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    accepted: int
+    rejected: int
+    errors: list[str] = field(default_factory=list)
+
+
+class Collector:
+    def __init__(
+        self,
+        db: str | Path,
+        *,
+        host: str = "127.0.0.1",
+        http_port: int = 4318,
+        grpc_port: int | None = 4317,
+        token: str | None = None,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        max_queued_spans: int = 65_536,
+        max_concurrent_requests: int = 32,
+        query_timeout_s: float = 30.0,
+        retry_after_s: int = 1,
+        memory_limit: str | None = "2GB",
+    ) -> None:
+        self.db = Path(db)
+        self.host = host
+        self.token = token or None
+        self.max_body_bytes = max_body_bytes
+        self.query_timeout_s = query_timeout_s
+        self.retry_after_s = retry_after_s
+        self.counters = RequestCounters()
+        self.http_slots = threading.BoundedSemaphore(max_concurrent_requests)
+        self.con = connect(self.db, memory_limit=memory_limit)
+        self.queue = IngestQueue(Store(self.con), max_queued_spans=max_queued_spans)
+        self._http_port = http_port
+        self._grpc_port = grpc_port
+        self.http: CollectorHTTPServer | None = None
+        self.grpc: grpc.Server | None = None
+        self.grpc_bound_port: int | None = None
+        self._stopped = threading.Event()
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def start(self) -> Collector:
+        self.queue.start()
+        self.http = CollectorHTTPServer((self.host, self._http_port), self)
+        serve_in_thread(self.http)
+        if self._grpc_port is not None:
+            self.grpc, self.grpc_bound_port = start_grpc(self, self.host, self._grpc_port)
+        log.info("collector listening: http %s, grpc %s, db %s", self.http_url, self.grpc_bound_port, self.db)
+        return self
+
+    @property
+    def http_port(self) -> int:
+        assert self.http is not None
+        return self.http.server_address[1]
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{self.host}:{self.http_port}"
+
+    def stop(self, grace_s: float = 10.0) -> None:
+        """Refuse new work, wait for in-flight requests, commit what was accepted, close."""
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        if self.grpc is not None:
+            self.grpc.stop(grace_s).wait(grace_s + 1)
+        if self.http is not None:
+            self.http.shutdown()  # stops the accept loop; request threads finish their commit
+            self.http.server_close()
+        self.queue.close()
+        self.con.close()
+        log.info("collector stopped; every accepted span is committed")
+
+    def serve_forever(self) -> None:
+        """Run until SIGTERM/SIGINT, then stop gracefully."""
+        done = threading.Event()
+
+        def _on_signal(signum: int, _frame: object) -> None:
+            log.info("signal %s: shutting down", signal.Signals(signum).name)
+            done.set()
+
+        previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            while not done.wait(0.5):
+                pass
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+            self.stop()
+
+    def __enter__(self) -> Collector:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- work -----------------------------------------------------------------------------
+    def ingest(self, data: bytes) -> IngestResult:
+        """Decode, queue and wait for the commit; raises DecodeError / Overloaded / write errors."""
+        decoded = decode_traces(data)
+        self.counters.spans(decoded.span_count, decoded.rejected)
+        if decoded.span_count:
+            spans, llm = decoded.tables()
+            ticket = self.queue.submit(spans, llm)
+            ticket.wait()
+        return IngestResult(decoded.span_count, decoded.rejected, decoded.errors)
+
+    def metrics_text(self) -> str:
+        return render(self.con, self.queue, self.counters)
