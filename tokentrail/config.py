@@ -16,6 +16,10 @@ DEFAULT_HTTP_PORT = 4318
 DEFAULT_GRPC_PORT = 4317
 DEFAULT_DASHBOARD_PORT = 8501
 DEFAULT_SIMULATOR_PORT = 8787
+# Picked up from the working directory when the variables are unset, so a project can keep its
+# price overrides and budgets next to its database without exporting anything.
+DEFAULT_PRICES_FILE = "tokentrail-prices.toml"
+DEFAULT_BUDGETS_FILE = "tokentrail-budgets.toml"
 
 
 @dataclass(frozen=True)
@@ -30,8 +34,10 @@ class Settings:
     budgets_file: Path | None
 
 
-def _path(value: str | None) -> Path | None:
-    return Path(value).expanduser() if value else None
+def _path(value: str | None, default: str) -> Path | None:
+    if value:
+        return Path(value).expanduser()
+    return Path(default) if Path(default).is_file() else None
 
 
 def settings() -> Settings:
@@ -42,6 +48,6 @@ def settings() -> Settings:
         endpoint=env.get("TOKENTRAIL_ENDPOINT") or None,
         collector_url=env.get("TOKENTRAIL_COLLECTOR") or None,
         token=env.get("TOKENTRAIL_TOKEN") or None,
-        prices_file=_path(env.get("TOKENTRAIL_PRICES")),
-        budgets_file=_path(env.get("TOKENTRAIL_BUDGETS")),
+        prices_file=_path(env.get("TOKENTRAIL_PRICES"), DEFAULT_PRICES_FILE),
+        budgets_file=_path(env.get("TOKENTRAIL_BUDGETS"), DEFAULT_BUDGETS_FILE),
     )
