@@ -122,15 +122,16 @@ def totals(source: Source | None = None, filters: Filters | None = None) -> dict
 
 # -- latency ---------------------------------------------------------------------------------
 
-_LATENCY_COLUMNS = """
+# One sort per group serves all three percentiles: the list form of percentile_cont is DuckDB's
+# (standard SQL takes one fraction per call, which sorts again for each and costs ~3x at 10M rows).
+_LATENCY_INNER = """
     count(*) AS calls,
-    percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms) AS p50_ms,
-    percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms) AS p95_ms,
-    percentile_cont(0.99) WITHIN GROUP (ORDER BY duration_ms) AS p99_ms,
-    percentile_cont(0.5) WITHIN GROUP (ORDER BY ttft_ms) AS ttft_p50_ms,
-    percentile_cont(0.95) WITHIN GROUP (ORDER BY ttft_ms) AS ttft_p95_ms,
+    percentile_cont([0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY duration_ms) AS _d,
+    percentile_cont([0.5, 0.95]) WITHIN GROUP (ORDER BY ttft_ms) AS _t,
     sum(output_tokens) / nullif(sum(duration_ms - coalesce(ttft_ms, 0)) / 1000.0, 0) AS output_tokens_per_s
 """
+_LATENCY_OUTER = """calls, _d[1] AS p50_ms, _d[2] AS p95_ms, _d[3] AS p99_ms, _t[1] AS ttft_p50_ms,
+    _t[2] AS ttft_p95_ms, output_tokens_per_s"""
 
 
 def latency_by_model(source: Source | None = None, filters: Filters | None = None) -> pd.DataFrame:
@@ -141,9 +142,11 @@ def latency_by_model(source: Source | None = None, filters: Filters | None = Non
     """
     where, params = _where(filters)
     sql = f"""
-        SELECT model, {_LATENCY_COLUMNS}
-        FROM llm_calls_raw {where} AND status = 'ok' AND NOT coalesce(cache_hit, FALSE)
-        GROUP BY model ORDER BY calls DESC
+        SELECT model, {_LATENCY_OUTER} FROM (
+            SELECT model, {_LATENCY_INNER}
+            FROM llm_calls_raw {where} AND status = 'ok' AND NOT coalesce(cache_hit, FALSE)
+            GROUP BY model
+        ) q ORDER BY calls DESC
     """
     return _src(source).query(sql, params)
 
@@ -154,9 +157,11 @@ def latency_over_time(
     """The latency percentiles per model per time bucket."""
     where, params = _where(filters)
     sql = f"""
-        SELECT {_bucket(grain)} AS bucket, model, {_LATENCY_COLUMNS}
-        FROM llm_calls_raw {where} AND status = 'ok' AND NOT coalesce(cache_hit, FALSE)
-        GROUP BY 1, 2 ORDER BY 1, 2
+        SELECT bucket, model, {_LATENCY_OUTER} FROM (
+            SELECT {_bucket(grain)} AS bucket, model, {_LATENCY_INNER}
+            FROM llm_calls_raw {where} AND status = 'ok' AND NOT coalesce(cache_hit, FALSE)
+            GROUP BY 1, 2
+        ) q ORDER BY 1, 2
     """
     return _src(source).query(sql, params)
 

@@ -50,7 +50,7 @@ PRICE_SCHEMA = pa.schema(
 
 @dataclass(frozen=True)
 class CallKey:
-    """The columns of a call that decide its price ('' stands for NULL, so SQL can join on equality)."""
+    """The columns of a call that decide its price ('' stands for NULL)."""
 
     provider: str
     model: str
@@ -141,10 +141,13 @@ def price_table(rows: Iterable[tuple[CallKey, list[Segment]]]) -> pa.Table:
         window = context_window_for(key) if segments else None
         for s in segments:
             r = s.rates.effective()
+            # Keys keep the data's NULLs (the view joins NULL-safely); rates are never NULL so that
+            # a NULL cost always means "no price row", never "a rate was missing".
             values = (
-                key.provider, key.model, key.response_model, key.service_tier, s.source, s.price_provider,
-                s.price_model, s.valid_from, s.valid_to, s.tod_start, s.tod_end, s.input_above, s.input_upto,
-                r.input, r.cache_read, r.cache_write, r.output, r.reasoning, window,
+                key.provider or None, key.model or None, key.response_model or None, key.service_tier or None,
+                s.source, s.price_provider, s.price_model, s.valid_from, s.valid_to, s.tod_start, s.tod_end,
+                s.input_above, s.input_upto, r.input or 0.0, r.cache_read or 0.0, r.cache_write or 0.0,
+                r.output or 0.0, r.reasoning or 0.0, window,
             )
             for name, value in zip(cols, values, strict=False):
                 cols[name].append(value)
