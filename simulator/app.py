@@ -10,6 +10,8 @@ import hashlib
 import itertools
 import json
 import random
+import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -53,6 +55,17 @@ class RequestContext:
 
 Endpoint = Callable[[RequestContext], Reply]
 
+# Request headers kept in the request log: enough to observe the SDK's retries, never credentials.
+_LOGGED_HEADERS = ("x-stainless-retry-count", "x-sim-fault", "x-sim-fault-key", "user-agent")
+
+
+@dataclass(frozen=True)
+class LoggedRequest:
+    at: float  # time.monotonic() when the request arrived
+    method: str
+    path: str
+    headers: dict[str, str]
+
 
 class Simulator:
     """Shared state of one simulator instance (prompt cache, fault plan, id counter) and dispatch."""
@@ -65,6 +78,12 @@ class Simulator:
         self.faults = FaultPlanner(self.config)
         self._ids = itertools.count(1)
         self._routes: dict[tuple[str, str], Endpoint] = ROUTES
+        self.requests: deque[LoggedRequest] = deque(maxlen=10_000)
+
+    def record(self, method: str, path: str, headers: Mapping[str, str]) -> None:
+        """Remember the request (bounded) so tests and benchmarks can see what the client really sent."""
+        kept = {h: headers[h] for h in _LOGGED_HEADERS if headers.get(h) is not None}
+        self.requests.append(LoggedRequest(time.monotonic(), method, path, kept))
 
     def new_id(self, prefix: str, length: int = 24) -> str:
         n = next(self._ids)

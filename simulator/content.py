@@ -34,26 +34,17 @@ WORDS = tuple(_WORD_TEXT.split())
 
 def prose_pieces(rng: random.Random, n_tokens: int) -> list[str]:
     """`n_tokens` text pieces (one token each) forming sentences; joined they are the reply text."""
+    words = iter(rng.choices(WORDS, k=n_tokens))
     pieces: list[str] = []
-    sentence_left = 0
     while len(pieces) < n_tokens:
-        if sentence_left == 0:
-            sentence_left = rng.randint(6, 16)
-            word = rng.choice(WORDS).capitalize()
-            pieces.append(word if not pieces else " " + word)
-        elif sentence_left == 1 or len(pieces) == n_tokens - 1:
-            pieces.append(".")
-            sentence_left = 0
-            continue
-        else:
-            pieces.append(" " + rng.choice(WORDS))
-        sentence_left -= 1
+        length = min(rng.randint(6, 16), n_tokens - len(pieces))  # words + the full stop
+        first = next(words).capitalize()
+        pieces.append(" " + first if pieces else first)
+        if length == 1:
+            break
+        pieces.extend(" " + next(words) for _ in range(length - 2))
+        pieces.append(".")
     return pieces
-
-
-def reply_length(rng: random.Random, default_range: tuple[int, int]) -> int:
-    lo, hi = default_range
-    return rng.randint(lo, hi)
 
 
 def split_text(text: str, size: int = 6) -> list[str]:

@@ -13,7 +13,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from tokentrail.simulator.app import Reply, Simulator
+from tokentrail.simulator import tokens
+from tokentrail.simulator.app import LoggedRequest, Reply, Simulator
 from tokentrail.simulator.config import SimulatorConfig
 from tokentrail.simulator.errors import ApiError
 from tokentrail.simulator.faults import error_for
@@ -91,6 +92,7 @@ class _Handler(BaseHTTPRequestHandler):
         started = time.perf_counter()
         sim = self.server.simulator
         try:
+            sim.record(method, self.path, self.headers)
             raw = self._read_body()
             endpoint = sim.route(method, self.path)
             fault = sim.plan_fault(self.headers)
@@ -229,6 +231,11 @@ class SimulatorHandle:
         return self._server.simulator
 
     @property
+    def requests(self) -> list[LoggedRequest]:
+        """Requests received so far (method, path, retry-count header, arrival time)."""
+        return list(self._server.simulator.requests)
+
+    @property
     def config(self) -> SimulatorConfig:
         return self._server.simulator.config
 
@@ -248,6 +255,7 @@ class SimulatorHandle:
 
 
 def make_server(config: SimulatorConfig, host: str = "127.0.0.1", port: int = 0) -> SimulatorServer:
+    tokens.warm_up_in_background()
     return SimulatorServer((host, port), Simulator(config))
 
 
@@ -258,7 +266,7 @@ def start_in_thread(
     server = make_server(SimulatorConfig(seed=seed, latency_scale=latency_scale, **config), host, port)
     thread = threading.Thread(
         target=server.serve_forever,
-        kwargs={"poll_interval": 0.1},
+        kwargs={"poll_interval": 0.05},
         name=f"tokentrail-simulator:{server.server_address[1]}",
         daemon=True,
     )

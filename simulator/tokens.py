@@ -143,3 +143,23 @@ def _part_text(part: Any) -> str:
         if "image_url" in part or part.get("type") in ("input_image", "image_url"):
             return ""  # images are billed separately by OpenAI; not modelled here
     return flatten(part) if not isinstance(part, str) else part
+
+
+_warm_started = False
+
+
+def warm_up_in_background(encodings: Sequence[str] = ("o200k_base", "cl100k_base")) -> None:
+    """Load the common vocabularies off the request path, so the first call isn't a second slower."""
+    global _warm_started
+    with _lock:
+        if _warm_started:
+            return
+        _warm_started = True
+
+    def load() -> None:
+        for name in encodings:
+            with _lock:
+                if name not in _by_encoding:
+                    _by_encoding[name] = _load(name)
+
+    threading.Thread(target=load, name="tokentrail-simulator-vocab", daemon=True).start()

@@ -1,0 +1,80 @@
+"""The latency model: time to first token, then a steady per-token pace, scaled per server or request."""
+
+from __future__ import annotations
+
+import time
+
+import openai
+from tokentrail.simulator.server import start_in_thread
+
+MESSAGES = [{"role": "user", "content": "Count."}]
+
+
+def test_stream_pacing_follows_ttft_and_per_token_delay() -> None:
+    with (
+        start_in_thread(
+            latency_scale=1.0,
+            ttft_ms=150,
+            per_token_ms=8,
+            per_prompt_token_ms=0,
+            jitter=0,
+            reply_tokens=(20, 20),
+        ) as sim,
+        openai.OpenAI(base_url=sim.base_url, api_key="k") as client,
+    ):
+        client.models.list()  # connect first so the measurement is the model's latency only
+        started = time.monotonic()
+        arrivals = []
+        for chunk in client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True):
+            if chunk.choices and chunk.choices[0].delta.content:
+                arrivals.append(time.monotonic() - started)
+    assert len(arrivals) == 20
+    assert 0.15 <= arrivals[0] < 0.15 + 0.25
+    span = arrivals[-1] - arrivals[0]
+    assert 19 * 0.008 <= span < 19 * 0.008 + 0.3
+
+
+def test_non_stream_waits_for_the_whole_generation_and_header_scales_it() -> None:
+    with (
+        start_in_thread(
+            latency_scale=1.0,
+            ttft_ms=100,
+            per_token_ms=10,
+            per_prompt_token_ms=0,
+            jitter=0,
+            reply_tokens=(20, 20),
+        ) as sim,
+        openai.OpenAI(base_url=sim.base_url, api_key="k") as client,
+    ):
+        client.models.list()
+        started = time.monotonic()
+        client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+        full = time.monotonic() - started
+        started = time.monotonic()
+        client.chat.completions.create(
+            model="gpt-4o-mini", messages=MESSAGES, extra_headers={"x-sim-latency-scale": "0"}
+        )
+        instant = time.monotonic() - started
+    assert 0.1 + 20 * 0.01 <= full < 0.3 + 0.3
+    assert instant < 0.15
+
+
+def test_reasoning_tokens_delay_the_first_token() -> None:
+    with (
+        start_in_thread(latency_scale=1.0, ttft_ms=0, per_token_ms=1, per_prompt_token_ms=0, jitter=0) as sim,
+        openai.OpenAI(base_url=sim.base_url, api_key="k") as client,
+    ):
+        client.models.list()
+        started = time.monotonic()
+        stream = client.chat.completions.create(
+            model="o3", messages=MESSAGES, stream=True, stream_options={"include_usage": True}
+        )
+        first = None
+        usage = None
+        for chunk in stream:
+            if first is None:
+                first = time.monotonic() - started
+            usage = chunk.usage or usage
+    reasoning = usage.completion_tokens_details.reasoning_tokens
+    assert reasoning >= 128
+    assert first >= reasoning * 0.001
