@@ -193,19 +193,25 @@ def enable(
     max_entries: int = 1024,
     max_bytes: int = 64 * 1024 * 1024,
     max_entry_bytes: int = 4 * 1024 * 1024,
+    breaker_cooldown_s: float = 1.0,
 ) -> Cache:
     """Cache `chat.completions.create` and `responses.create` answers of every openai client.
 
     backend: "memory" (bounded in-process LRU) or "redis://host:port/db"; ttl: seconds an entry
     lives (None: until evicted); namespace: keeps tenants apart; ignore_keys: request body keys
     (dotted for nested ones, e.g. "metadata.trace") left out of the key; only_deterministic:
-    cache only temperature-0 or seeded requests; timeout_ms: the most a backend call may add.
+    cache only temperature-0 or seeded requests; timeout_ms: the most a backend call may add;
+    breaker_cooldown_s: after a backend failure, skip the backend this long before one probe
+    (doubling while it keeps failing, up to 30 s); max_entries/max_bytes bound the memory
+    backend; max_entry_bytes skips storing larger responses.
     """
     global _global
     if ttl is not None and not ttl > 0:
         raise ValueError(f"ttl must be a positive number of seconds or None, not {ttl!r}")
     if not isinstance(namespace, str) or not namespace:
         raise ValueError("namespace must be a non-empty string")
+    if not breaker_cooldown_s > 0:
+        raise ValueError(f"breaker_cooldown_s must be positive, not {breaker_cooldown_s!r}")
     if not timeout_ms > 0:
         raise ValueError(f"timeout_ms must be positive, not {timeout_ms!r}")
     keys = (ignore_keys,) if isinstance(ignore_keys, str) else tuple(ignore_keys)
@@ -218,6 +224,7 @@ def enable(
     store = CacheStore(
         open_backend(backend, timeout_ms=timeout_ms, max_entries=max_entries, max_bytes=max_bytes),
         namespace=namespace, ttl_s=ttl, max_entry_bytes=max_entry_bytes,
+        breaker_cooldown_s=breaker_cooldown_s,
     )
     with _lock:
         previous = _global

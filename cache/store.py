@@ -32,12 +32,13 @@ def _kind(err: BaseException) -> str:
 
 class CacheStore:
     def __init__(self, backend: Backend, *, namespace: str, ttl_s: float | None,
-                 max_entry_bytes: int) -> None:
+                 max_entry_bytes: int, breaker_cooldown_s: float = 1.0) -> None:
         self.backend = backend
         self.namespace = namespace
         self.ttl_s = ttl_s
         self.max_entry_bytes = max_entry_bytes
-        self.breaker = CircuitBreaker()
+        self.breaker = CircuitBreaker(base_cooldown_s=breaker_cooldown_s,
+                                      max_cooldown_s=max(30.0, breaker_cooldown_s))
         self._log = counters.LogOnce(f"{backend.name} backend")
 
     def key(self, digest: str) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import weakref
+from collections.abc import AsyncIterator
 from typing import Any
 
 
@@ -25,7 +26,7 @@ class RedisBackend:
         self.timeout_s = timeout_ms / 1000.0
         self._redis = redis
         self._sync: Any = None
-        self._async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
+        self._async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[Any, Any]] = weakref.WeakKeyDictionary()
         self._lock = threading.Lock()
 
     def _options(self) -> dict[str, Any]:
@@ -38,8 +39,6 @@ class RedisBackend:
             "retry": Retry(NoBackoff(), 0),
             "retry_on_timeout": False,
             "health_check_interval": 0,
-            "lib_name": None,
-            "lib_version": None,
         }
 
     def _client(self) -> Any:
@@ -49,15 +48,20 @@ class RedisBackend:
                     self._sync = self._redis.Redis.from_url(self.url, **self._options())
         return self._sync
 
-    def _aclient(self) -> Any:
+    async def _aclient(self) -> Any:
         loop = asyncio.get_running_loop()
-        client = self._async.get(loop)
-        if client is None:
+        held = self._async.get(loop)
+        if held is None:
             import redis.asyncio
 
             client = redis.asyncio.Redis.from_url(self.url, **self._options())
-            self._async[loop] = client
-        return client
+            # The loop closes its async generators on shutdown (asyncio.run, pytest-asyncio), so a
+            # parked generator is a loop-shutdown hook: its `finally` closes this loop's connections
+            # while the loop still runs, instead of leaving them to the garbage collector.
+            closer = _close_on_loop_shutdown(client)
+            await closer.__anext__()
+            held = self._async[loop] = (client, closer)
+        return held[0]
 
     def get(self, key: str) -> bytes | None:
         return self._client().get(key)
@@ -68,18 +72,23 @@ class RedisBackend:
 
     async def aget(self, key: str) -> bytes | None:
         # The socket timeout bounds each read; wait_for bounds the whole command (connect included).
-        return await asyncio.wait_for(self._aclient().get(key), self.timeout_s)
+        return await asyncio.wait_for(self._aget(key), self.timeout_s)
 
     async def aset(self, key: str, value: bytes, ttl_s: float | None) -> None:
         px = None if ttl_s is None else max(1, int(ttl_s * 1000))
-        await asyncio.wait_for(self._aclient().set(key, value, px=px), self.timeout_s)
+        await asyncio.wait_for(self._aset(key, value, px), self.timeout_s)
+
+    async def _aget(self, key: str) -> bytes | None:
+        return await (await self._aclient()).get(key)
+
+    async def _aset(self, key: str, value: bytes, px: int | None) -> None:
+        await (await self._aclient()).set(key, value, px=px)
 
     async def aclose(self) -> None:
-        """Close this loop's async client (call from the loop that used it)."""
-        loop = asyncio.get_running_loop()
-        client = self._async.pop(loop, None)
-        if client is not None:
-            await client.aclose()
+        """Close this loop's async client now (it is also closed when the loop shuts down)."""
+        held = self._async.pop(asyncio.get_running_loop(), None)
+        if held is not None:
+            await held[1].aclose()
 
     def close(self) -> None:
         """Close the sync pool; async clients are closed by `aclose()` or with their loop."""
@@ -87,3 +96,10 @@ class RedisBackend:
             client, self._sync = self._sync, None
         if client is not None:
             client.close()
+
+
+async def _close_on_loop_shutdown(client: Any) -> AsyncIterator[None]:
+    try:
+        yield
+    finally:
+        await client.aclose()
