@@ -89,7 +89,7 @@ def generate(spec: TurnSpec, rng: random.Random, new_id) -> Turn:
         ids = tokens.tokenizer_for(spec.model).encode(text)
         finish = "stop"
         if visible_budget is not None and len(ids) > visible_budget:
-            text = _truncate(text, spec.model, visible_budget)
+            text = tokens.tokenizer_for(spec.model).truncate(text, visible_budget)
             finish = "length"
         pieces = content.split_text(text)
         return Turn(pieces, [], reasoning, tokens.count(spec.model, text) + reasoning, finish)
@@ -114,12 +114,3 @@ def _pick_function(spec: TurnSpec, rng: random.Random) -> FunctionSpec | None:
     if spec.tool_choice != "required" and spec.after_tool_result:
         return None
     return spec.functions[rng.randrange(len(spec.functions))]
-
-
-def _truncate(text: str, model: str, n_tokens: int) -> str:
-    tok = tokens.tokenizer_for(model)
-    if not tok.exact:
-        return text[: n_tokens * 4]
-    import tiktoken
-
-    return tiktoken.get_encoding(tok.name).decode(tok.encode(text)[:n_tokens])

@@ -29,6 +29,10 @@ class Tokenizer(Protocol):
 
     def encode(self, text: str) -> list[int]: ...
 
+    def truncate(self, text: str, n_tokens: int) -> str:
+        """The longest prefix of `text` that is at most `n_tokens` tokens."""
+        ...
+
 
 class _Tiktoken:
     exact = True
@@ -39,6 +43,9 @@ class _Tiktoken:
 
     def encode(self, text: str) -> list[int]:
         return self._enc.encode(text, disallowed_special=())
+
+    def truncate(self, text: str, n_tokens: int) -> str:
+        return self._enc.decode(self.encode(text)[:n_tokens])
 
 
 class _Approximate:
@@ -53,10 +60,14 @@ class _Approximate:
         data = text.encode("utf-8")
         return [zlib.crc32(data[i : i + 4]) for i in range(0, len(data), 4)]
 
+    def truncate(self, text: str, n_tokens: int) -> str:
+        return text.encode("utf-8")[: 4 * n_tokens].decode("utf-8", errors="ignore")
+
 
 _lock = threading.Lock()
 _by_encoding: dict[str, Tokenizer] = {}
 _by_model: dict[str, Tokenizer] = {}
+_loading: dict[str, threading.Lock] = {}
 
 
 def encoding_name_for(model: str) -> str:
@@ -90,14 +101,22 @@ def _load(name: str) -> Tokenizer:
 def tokenizer_for(model: str) -> Tokenizer:
     """The (cached) tokenizer for `model`; loading a vocabulary takes ~1 s, so it happens once."""
     tok = _by_model.get(model)
+    if tok is None:
+        tok = _by_model[model] = _encoding(encoding_name_for(model))
+    return tok
+
+
+def _encoding(name: str) -> Tokenizer:
+    """Load each vocabulary once; a lock per vocabulary so loading one never blocks users of another."""
+    tok = _by_encoding.get(name)
     if tok is not None:
         return tok
-    name = encoding_name_for(model)
     with _lock:
+        lock = _loading.setdefault(name, threading.Lock())
+    with lock:
         tok = _by_encoding.get(name)
         if tok is None:
             tok = _by_encoding[name] = _load(name)
-        _by_model[model] = tok
     return tok
 
 
@@ -158,8 +177,6 @@ def warm_up_in_background(encodings: Sequence[str] = ("o200k_base", "cl100k_base
 
     def load() -> None:
         for name in encodings:
-            with _lock:
-                if name not in _by_encoding:
-                    _by_encoding[name] = _load(name)
+            _encoding(name)
 
     threading.Thread(target=load, name="tokentrail-simulator-vocab", daemon=True).start()
