@@ -10,10 +10,11 @@ from __future__ import annotations
 import base64
 import json
 import math
+import struct
 from typing import Any
 
 from tokentrail.collector.normalise import assignments
-from tokentrail.collector.wire import WireError, as_double, as_int64, as_text, fields
+from tokentrail.collector.wire import WireError, as_double, as_int64, as_text, fields, read_varint
 
 MAX_STRING_CHARS = 64 * 1024
 TAG_PREFIX = "tokentrail.tag."
@@ -22,6 +23,7 @@ TRUNCATED_MARK = "…[truncated]"
 DEPTH_MARK = "[nesting too deep]"
 
 Pair = tuple[str, Any, str, "str | None", tuple[tuple[int, int, Any], ...]]
+_DOUBLE_AT = struct.Struct("<d").unpack_from
 _dumps = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
 
 
@@ -104,13 +106,73 @@ class KeyValueCache:
         return entry
 
 
+_KeyInfo = tuple[str, str, "str | None"]
+_keys: dict[bytes, _KeyInfo] = {}
+
+
+def _key_info(raw: bytes) -> _KeyInfo:
+    """(key, '"key":' JSON prefix, tag member prefix or None), memoised per key bytes: keys repeat
+    far more than values, so a pair that misses the pair cache still skips the key work."""
+    info = _keys.get(raw)
+    if info is None:
+        key = raw.decode("utf-8", "replace")[:MAX_STRING_CHARS]
+        tag = _dumps(key[len(TAG_PREFIX) :]) + ":" if key.startswith(TAG_PREFIX) else None
+        info = (key, _dumps(key) + ":", tag)
+        if len(_keys) >= 10_000:
+            _keys.clear()
+        _keys[raw] = info
+    return info
+
+
+def _scalar_pair(buf: bytes, start: int, stop: int) -> tuple[bytes, Any] | None:
+    """Fast path for the common shape `KeyValue{key, AnyValue{one scalar}}` with short lengths;
+    None means "use the general decoder"."""
+    if stop - start < 4 or buf[start] != 0x0A:
+        return None
+    klen = buf[start + 1]
+    if klen >= 0x80:
+        return None
+    v = start + 2 + klen
+    if v + 2 > stop or buf[v] != 0x12:
+        return None
+    vlen = buf[v + 1]
+    if vlen >= 0x80 or v + 2 + vlen != stop:
+        return None
+    raw_key = buf[start + 2 : v]
+    a = v + 2
+    if vlen == 0:
+        return raw_key, None
+    tag = buf[a]
+    if tag == 0x0A:
+        slen = buf[a + 1] if a + 1 < stop else 0x80
+        if slen >= 0x80 or a + 2 + slen != stop:
+            return None
+        return raw_key, buf[a + 2 : stop].decode("utf-8", "replace")
+    if tag == 0x18:
+        value, end = read_varint(buf, a + 1, stop)
+        return (raw_key, as_int64(value)) if end == stop else None
+    if tag == 0x21 and a + 9 == stop:
+        value = _DOUBLE_AT(buf, a + 1)[0]
+        return raw_key, value if math.isfinite(value) else None
+    if tag == 0x10 and a + 2 == stop:
+        return raw_key, bool(buf[a + 1])
+    return None
+
+
 def decode_pair(buf: bytes, start: int, stop: int) -> Pair:
     """(key, value, JSON member text, JSON member under the tag's short name or None,
     llm_calls_raw slot assignments)."""
-    key, value = key_value(buf, start, stop)
+    fast = _scalar_pair(buf, start, stop)
+    if fast is None:
+        key, value = key_value(buf, start, stop)
+        key_json = _dumps(key) + ":"
+        tag_prefix = _dumps(key[len(TAG_PREFIX) :]) + ":" if key.startswith(TAG_PREFIX) else None
+    else:
+        key, key_json, tag_prefix = _key_info(fast[0])
+        value = fast[1]
     value_json = _dumps(value)
-    tag = _dumps(key[len(TAG_PREFIX) :]) + ":" + value_json if key.startswith(TAG_PREFIX) else None
-    return key, value, _dumps(key) + ":" + value_json, tag, assignments(key, value)
+    tag = tag_prefix + value_json if tag_prefix is not None else None
+    return key, value, key_json + value_json, tag, assignments(key, value)
 
 
 def to_json(value: Any) -> str:

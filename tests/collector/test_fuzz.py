@@ -197,3 +197,15 @@ def test_server_survives_truncated_and_lying_requests(collector) -> None:
             except OSError:
                 pass
     assert http("POST", collector.http_url + "/v1/traces", PB and make_request(2).SerializeToString(), PB).status == 200
+
+
+@FUZZ
+@given(KEYS, any_values)
+def test_fast_pair_path_matches_general_decoder(key: str, value: AnyValue) -> None:
+    from opentelemetry.proto.common.v1.common_pb2 import KeyValue
+    from tokentrail.collector.values import _dumps, decode_pair, key_value
+
+    raw = KeyValue(key=key, value=value).SerializeToString()
+    k, v, member, _, _ = decode_pair(raw, 0, len(raw))
+    assert (k, v) == key_value(raw, 0, len(raw))
+    assert member == _dumps(k) + ":" + _dumps(v)
