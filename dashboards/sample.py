@@ -66,8 +66,8 @@ def _calls_sql() -> str:
                hash(i * 16 + 10) % 1000 AS r_lat,
                hash(i * 16 + 11) % 1000 AS r_svc,
                hash(i * 16 + 12) % 1000 AS r_fin,
-               -- recent days get more traffic: sqrt skews the offset towards 0
-               sqrt((hash(i * 16 + 13) % 1000000) / 1000000.0) AS r_age
+               -- traffic grows over time: squaring skews the age (offset back from `end`) towards 0
+               power((hash(i * 16 + 13) % 1000000) / 1000000.0, 1.3) AS r_age
         FROM range($n) t(i)
     ), m AS (
         SELECT *, {model_case} AS model FROM r

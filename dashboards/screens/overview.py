@@ -59,6 +59,7 @@ def render(filters: Filters, ext: Extent) -> None:
                     hovertemplate="%{x|%d %b %Y}<br>%{y:,} calls<extra></extra>")
     ui.style(fig, y_title="Spend (USD)", x_title="Day (UTC)", money_axis=True)
     fig.update_layout(yaxis2={"title": {"text": "Calls"}, "overlaying": "y", "side": "right",
-                              "rangemode": "tozero", "showgrid": False})
+                              "rangemode": "tozero", "showgrid": False,
+                              "tickformat": ",d"})
     ui.chart(fig, "overview_daily")
 
