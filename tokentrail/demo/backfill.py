@@ -23,7 +23,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from tokentrail.demo.scenario import ROUTES, SERVICES, USERS, Route
 
 SPIKE_DAYS_AGO = 12  # a runaway retry loop in support-bot multiplies its traffic that day
-SPIKE_FACTOR = 6
+SPIKE_EXTRA = 3  # extra support-bot calls that day, in multiples of a normal day's volume
 
 
 class _SeededIds(IdGenerator):
@@ -124,7 +124,8 @@ def backfill(endpoint: str, *, days: int = 60, base: int = 200, seed: int = 7,
         midnight = datetime.combine(day, time(), tzinfo=timezone.utc)
         routes = rng.choices(ROUTES, weights=weights, k=daily_calls(day, today, base))
         if age == SPIKE_DAYS_AGO:
-            routes += [r for r in ROUTES if r.feature == "support-bot"] * (len(routes) // 10 * SPIKE_FACTOR)
+            support_bot = next(r for r in ROUTES if r.feature == "support-bot")
+            routes += [support_bot] * (SPIKE_EXTRA * base)
         for route in routes:
             attrs, outcome = _attributes(route, rng, rng.choice(USERS))
             start = midnight + timedelta(seconds=rng.uniform(6 * 3600, 23 * 3600))
