@@ -6,8 +6,8 @@ import json
 from datetime import datetime
 
 import pytest
-
 from tokentrail.analytics.budgets import EXIT_FORECAST, EXIT_OK, EXIT_SPEND, BudgetConfigError, parse_budgets
+
 from tokentrail.cli import main
 
 # 1..10 November: feature "chat" spends $2.50/day (gpt-4o), feature "search" $0.15/day (gpt-4o-mini).

@@ -10,9 +10,9 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-
 from tokentrail.analytics import Rates, connect, query
 from tokentrail.analytics.overrides import Overrides, parse_overrides
+
 from tokentrail.columns import COLUMN_NAMES
 
 M = 1_000_000

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-
 from tokentrail.analytics import Filters, connect, month_forecast
 from tokentrail.analytics.analyses import overview
 from tokentrail.analytics.forecast import linear_forecast, month_bounds

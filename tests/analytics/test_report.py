@@ -6,10 +6,10 @@ import re
 from datetime import date, datetime, timedelta
 
 import pytest
-
 from tokentrail.analytics import Filters, connect, query
 from tokentrail.analytics.overrides import Overrides
 from tokentrail.analytics.report import build_report, render_html, render_markdown
+
 from tokentrail.cli import main
 
 AS_OF = datetime(2026, 11, 21)

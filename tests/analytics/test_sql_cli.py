@@ -11,8 +11,8 @@ from datetime import datetime
 
 import pyarrow.parquet as pq
 import pytest
-
 from tokentrail.analytics import QueryError, query
+
 from tokentrail.cli import main
 
 ROWS = [
