@@ -168,18 +168,18 @@ DAILY_VIEW_SQL = """
 CREATE OR REPLACE TEMP VIEW llm_calls_daily AS
 SELECT CAST(ts AS DATE) AS day, service, provider, model, feature, user_id,
        count(*) AS calls,
-       sum(CASE WHEN status = 'error' THEN 1 ELSE 0 END) AS errors,
-       sum(CASE WHEN cache_hit THEN 1 ELSE 0 END) AS cache_hits,
-       sum(coalesce(retry_count, 0)) AS retries,
-       sum(input_tokens) AS input_tokens,
-       sum(output_tokens) AS output_tokens,
-       sum(cached_input_tokens) AS cached_input_tokens,
-       sum(cache_write_tokens) AS cache_write_tokens,
-       sum(reasoning_tokens) AS reasoning_tokens,
+       count(CASE WHEN status = 'error' THEN 1 END) AS errors,
+       count(CASE WHEN cache_hit THEN 1 END) AS cache_hits,
+       CAST(sum(coalesce(retry_count, 0)) AS BIGINT) AS retries,
+       CAST(sum(input_tokens) AS BIGINT) AS input_tokens,
+       CAST(sum(output_tokens) AS BIGINT) AS output_tokens,
+       CAST(sum(cached_input_tokens) AS BIGINT) AS cached_input_tokens,
+       CAST(sum(cache_write_tokens) AS BIGINT) AS cache_write_tokens,
+       CAST(sum(reasoning_tokens) AS BIGINT) AS reasoning_tokens,
        sum(cost_usd) AS cost_usd,
        sum(input_cost_usd) AS input_cost_usd,
        sum(output_cost_usd) AS output_cost_usd,
-       sum(CASE WHEN price_known THEN 0 ELSE 1 END) AS unpriced_calls,
+       count(CASE WHEN NOT price_known THEN 1 END) AS unpriced_calls,
        sum(saved_cost_usd) AS saved_cost_usd,
        sum(duration_ms) AS duration_ms_sum
 FROM llm_calls
@@ -188,8 +188,8 @@ GROUP BY 1, 2, 3, 4, 5, 6
 
 DAILY_COST_VIEW_SQL = """
 CREATE OR REPLACE TEMP VIEW llm_cost_daily AS
-SELECT day, sum(calls) AS calls, sum(errors) AS errors, sum(cost_usd) AS cost_usd,
-       sum(unpriced_calls) AS unpriced_calls, sum(saved_cost_usd) AS saved_cost_usd
+SELECT day, CAST(sum(calls) AS BIGINT) AS calls, CAST(sum(errors) AS BIGINT) AS errors, sum(cost_usd) AS cost_usd,
+       CAST(sum(unpriced_calls) AS BIGINT) AS unpriced_calls, sum(saved_cost_usd) AS saved_cost_usd
 FROM llm_calls_daily
 GROUP BY day
 """

@@ -118,3 +118,21 @@ def test_query_through_the_collector_endpoint(make_db, monkeypatch):
         assert len(query(SQL)) == 2  # TOKENTRAIL_COLLECTOR routes query() to the collector
     finally:
         collector.stop()
+
+
+def test_schema_doc_is_generated_and_documents_every_column(make_db):
+    from pathlib import Path
+
+    from tokentrail.analytics.schema_doc import render
+
+    from tokentrail.columns import COLUMNS
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "schema.md").read_text()
+    assert doc == render(), "docs/schema.md is stale: python -m tokentrail.analytics.schema_doc > docs/schema.md"
+    for c in COLUMNS:
+        assert f"| `{c.name}` | {c.sql_type} |" in doc
+    # and every column the views expose is in the reference
+    path = make_db([{"ts": datetime(2026, 11, 2), "model": "gpt-4o"}])
+    for view in ("llm_calls", "llm_calls_priced", "llm_calls_daily", "llm_cost_daily", "prices"):
+        for col in query(f"SELECT * FROM {view} LIMIT 0", db=path).columns:
+            assert f"`{col}`" in doc or f"{col}," in doc or f", {col}`" in doc or f" {col}," in doc, (view, col)
