@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,6 +57,7 @@ class Collector:
         self.retry_after_s = retry_after_s
         self.counters = RequestCounters()
         self.http_slots = threading.BoundedSemaphore(max_concurrent_requests)
+        self._max_concurrent = max_concurrent_requests
         self.con = connect(self.db, memory_limit=memory_limit)
         self.queue = IngestQueue(Store(self.con), max_queued_spans=max_queued_spans)
         self._http_port = http_port
@@ -92,11 +94,20 @@ class Collector:
         if self.grpc is not None:
             self.grpc.stop(grace_s).wait(grace_s + 1)
         if self.http is not None:
-            self.http.shutdown()  # stops the accept loop; request threads finish their commit
+            self.http.shutdown()  # stops the accept loop
             self.http.server_close()
+            self._wait_in_flight(grace_s)  # requests already reading/decoding get their commit
         self.queue.close()
         self.con.close()
         log.info("collector stopped; every accepted span is committed")
+
+    def _wait_in_flight(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        taken = 0
+        while taken < self._max_concurrent and self.http_slots.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            taken += 1
+        for _ in range(taken):
+            self.http_slots.release()
 
     def serve_forever(self) -> None:
         """Run until SIGTERM/SIGINT, then stop gracefully."""

@@ -94,3 +94,33 @@ def test_sigterm_flushes_and_exits_cleanly(collector_process) -> None:
     assert http("POST", again.url + "/v1/traces", body, PB).status == 200
     assert again.term() == 0
     assert len(_stored_ids(proc.db)) == len(sent) + 3
+
+
+def test_sigterm_during_load_keeps_every_acked_span(collector_process) -> None:
+    """Requests in flight when SIGTERM arrives are either acknowledged and stored, or refused."""
+    proc = collector_process()
+    acked: set[str] = set()
+    lock = threading.Lock()
+
+    def client() -> None:
+        for _ in range(200):
+            req = make_request(64)
+            try:
+                resp = http("POST", proc.url + "/v1/traces", req.SerializeToString(), PB)
+            except OSError:
+                return
+            if resp.status == 200:
+                with lock:
+                    acked.update(s.span_id.hex() for s in req.resource_spans[0].scope_spans[0].spans)
+            elif resp.status != 503:
+                raise AssertionError(resp.status)
+
+    threads = [threading.Thread(target=client) for _ in range(4)]
+    for t in threads:
+        t.start()
+    while len(acked) < 64 * 10:
+        threading.Event().wait(0.05)
+    assert proc.term() == 0
+    for t in threads:
+        t.join(60)
+    assert acked <= _stored_ids(proc.db)

@@ -207,3 +207,40 @@ def test_real_exporter_retries_backpressure_and_succeeds(make_collector) -> None
     codes = http("GET", collector.http_url + "/metrics").body.decode()
     assert 'tokentrail_collector_requests_total{transport="http",code="503"}' in codes
     assert count(collector) == 3
+
+
+def test_grpc_backpressure_is_resource_exhausted_with_retry_info(make_collector) -> None:
+    import grpc
+    from google.rpc.error_details_pb2 import RetryInfo
+
+    collector = make_collector(max_queued_spans=2)
+    first = _fill_queue(collector)
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{collector.grpc_bound_port}") as channel:
+            export = channel.unary_unary("/opentelemetry.proto.collector.trace.v1.TraceService/Export")
+            try:
+                export(make_request(1).SerializeToString(), timeout=10)
+                raise AssertionError("expected RESOURCE_EXHAUSTED")
+            except grpc.RpcError as err:
+                assert err.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+                trailer = dict(err.trailing_metadata())["google.rpc.retryinfo-bin"]
+                assert RetryInfo.FromString(trailer).retry_delay.seconds == 1
+    finally:
+        collector.queue._write_lock.release()
+    first.join(10)
+    assert first.results == [200]  # type: ignore[attr-defined]
+
+
+def test_grpc_message_over_limit_is_refused(make_collector) -> None:
+    import grpc
+
+    collector = make_collector(max_body_bytes=64 * 1024)
+    with grpc.insecure_channel(f"127.0.0.1:{collector.grpc_bound_port}") as channel:
+        export = channel.unary_unary("/opentelemetry.proto.collector.trace.v1.TraceService/Export")
+        try:
+            export(make_request(1000).SerializeToString(), timeout=10)
+            raise AssertionError("expected RESOURCE_EXHAUSTED")
+        except grpc.RpcError as err:
+            assert err.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert export(make_request(3).SerializeToString(), timeout=10) == b""
+    assert count(collector) == 3
