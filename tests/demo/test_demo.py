@@ -9,37 +9,12 @@ import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from tokentrail.demo.backfill import SPIKE_DAYS_AGO
 from tokentrail.demo.scenario import RENEGOTIATED_MODEL, SELF_HOSTED_MODEL, UNPRICED_MODEL
 
-
-def _demo(cwd: Path, *args: str) -> str:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TOKENTRAIL_", "OTEL_"))}
-    result = subprocess.run(
-        [sys.executable, "-m", "tokentrail", "demo", "--no-dashboard", "--db", "demo.duckdb", *args],
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=600,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result.stdout
-
-
-@pytest.fixture(scope="module")
-def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    cwd = tmp_path_factory.mktemp("demo")
-    out = _demo(cwd, "--calls", "120")
-    assert "Summary of demo.duckdb" in out
-    (cwd / "first-run.txt").write_text(out)
-    return cwd
-
-
-def q(cwd: Path, sql: str, params: list | None = None) -> list[tuple]:
-    from tokentrail.analytics import Source, load_overrides
-
-    source = Source(db=cwd / "demo.duckdb", overrides=load_overrides(cwd / "tokentrail-prices.toml"))
-    return [tuple(r) for r in source.query(sql, params).itertuples(index=False)]
+from .conftest import demo, q
 
 
 def test_live_calls_cover_the_promised_behaviour(demo_dir: Path) -> None:
@@ -95,7 +70,7 @@ def test_budget_file_shows_an_overrun(demo_dir: Path) -> None:
 
 def test_second_run_reuses_the_database_without_duplicating_history(demo_dir: Path) -> None:
     before = q(demo_dir, "SELECT count(*) FROM llm_calls WHERE service LIKE '%(synthetic)'")
-    out = _demo(demo_dir, "--calls", "10")
+    out = demo(demo_dir, "--calls", "10")
     assert "Adding to the existing" in out
     assert q(demo_dir, "SELECT count(*) FROM llm_calls WHERE service LIKE '%(synthetic)'") == before
     assert q(demo_dir, "SELECT count(*) FROM llm_calls WHERE service = 'demo-app'") == [(130,)]
