@@ -320,9 +320,10 @@ class Call:
             status = getattr(exc, "status_code", None)
             if isinstance(status, int):
                 attrs[sc.HTTP_STATUS] = status
-            if self.first_ns:  # interrupted stream: keep what arrived
+            arrived = self.response_id is not None or bool(self.parts)
+            if arrived:  # interrupted stream: keep what arrived
                 self.stream_attributes(attrs)
-            self.fallback_usage(attrs, with_output=bool(self.first_ns))
+            self.fallback_usage(attrs, with_output=arrived)
         except Exception:
             report_internal_error("error attributes")
         message = self._scrub(str(exc))
@@ -339,14 +340,6 @@ class Call:
         if isinstance(key, str) and len(key) >= 8:
             text = text.replace(key, "[REDACTED]")
         return _SECRET.sub("[REDACTED]", text)
-
-    def chunk(self, item: Any) -> None:
-        """Observer callback for each streamed item (never raises into the caller)."""
-        now = _perf_ns()
-        if not self.first_ns:
-            self.first_ns = now
-        self.last_ns = now
-        self.on_chunk(item)
 
     def stream_end(self, how: str) -> None:
         """The stream finished (`completed`), was `closed` by the caller, or was `abandoned` (GC)."""
@@ -611,7 +604,12 @@ class ResponsesCall(Call):
             self.set_usage(attrs, usage.input_tokens, usage.output_tokens, cached, reasoning)
 
     def on_chunk(self, event: Any) -> None:
+        # Time to first chunk counts from the first generated content, not from the bookkeeping
+        # events (`response.created`, `response.in_progress`) that precede generation: the
+        # observer stamps every item, so we undo its stamp for those.
         kind = event.type
+        if self.parts is None and not kind.endswith(".delta"):
+            self.first_ns = 0
         if kind == "response.output_text.delta" or kind == "response.function_call_arguments.delta":
             parts = self.parts
             if parts is None:
@@ -624,14 +622,6 @@ class ResponsesCall(Call):
             response = event.response
             self.response_id = response.id
             self.response_model = response.model
-
-    def chunk(self, item: Any) -> None:
-        # time to first chunk = first generated content, not the `response.created` bookkeeping event
-        now = _perf_ns()
-        if not self.first_ns and getattr(item, "type", "").endswith(".delta"):
-            self.first_ns = now
-        self.last_ns = now
-        self.on_chunk(item)
 
     def stream_attributes(self, attrs: dict[str, Any]) -> None:
         if self.final is not None:

@@ -94,6 +94,17 @@ class ServerInfo:
         return info
 
 
+_SERVER_INFO: ServerInfo | None = None
+_KINDS: dict[type, int] = {}  # result class -> kind; classes never change, so kept across installs
+
+
+def _server_info(azure_types: tuple[type, ...]) -> ServerInfo:
+    global _SERVER_INFO
+    if _SERVER_INFO is None or _SERVER_INFO._azure != azure_types:
+        _SERVER_INFO = ServerInfo(azure_types)
+    return _SERVER_INFO
+
+
 @dataclass
 class Sdk:
     """openai SDK classes resolved once at instrument time (no per-call imports or checks)."""
@@ -163,14 +174,14 @@ def _retry_cause(response: Any) -> tuple[int | None, str]:
 
 def install(patches: Patches, rt: Runtime, sdk: Sdk) -> None:
     """Install every hook; originals are kept in `patches` for `uninstrument()`."""
-    server_info = ServerInfo(sdk.azure_types)
+    server_info = _server_info(sdk.azure_types)
     routes_get = ROUTES.get
     active_get = ACTIVE.get
     active_set = ACTIVE.set
     active_reset = ACTIVE.reset
     attach = otel_context.attach
     detach = otel_context.detach
-    kinds: dict[type, int] = {}
+    kinds = _KINDS
 
     def classify(cls: type) -> int:
         kind = _OTHER

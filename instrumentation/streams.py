@@ -13,9 +13,12 @@ The span ends when the stream is exhausted or fails (`__next__`), when the calle
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from tokentrail.instrumentation.calls import Call, report_internal_error
+
+_perf_ns = time.perf_counter_ns
 
 
 class SyncObserver:
@@ -39,8 +42,13 @@ class SyncObserver:
             self._fail(exc)
             raise
         if self._ok:
+            call = self._call
+            now = _perf_ns()
+            call.last_ns = now
+            if not call.first_ns:
+                call.first_ns = now
             try:
-                self._call.chunk(item)
+                call.on_chunk(item)
             except Exception:
                 self._ok = False
                 report_internal_error("stream chunk")
@@ -88,8 +96,13 @@ class AsyncObserver:
             self._fail(exc)
             raise
         if self._ok:
+            call = self._call
+            now = _perf_ns()
+            call.last_ns = now
+            if not call.first_ns:
+                call.first_ns = now
             try:
-                self._call.chunk(item)
+                call.on_chunk(item)
             except Exception:
                 self._ok = False
                 report_internal_error("stream chunk")

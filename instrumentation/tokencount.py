@@ -70,12 +70,18 @@ def _warn_once(message: str) -> None:
         log.warning(message)
 
 
+_preloader: threading.Thread | None = None
+
+
 def preload(names: Iterable[str] = ("o200k_base", "cl100k_base")) -> threading.Thread:
-    """Load vocabularies in the background so the first fallback count doesn't stall a call."""
-    thread = threading.Thread(target=lambda: [get_encoding(n) for n in names], name="tokentrail-tiktoken",
-                              daemon=True)
-    thread.start()
-    return thread
+    """Load vocabularies in the background (once) so the first fallback count doesn't stall a call."""
+    global _preloader
+    with _lock:
+        if _preloader is None:
+            _preloader = threading.Thread(target=lambda: [get_encoding(n) for n in names],
+                                          name="tokentrail-tiktoken", daemon=True)
+            _preloader.start()
+        return _preloader
 
 
 def _count(enc: Any, text: str) -> int:
