@@ -18,7 +18,7 @@ from tokentrail.simulator.app import LoggedRequest, Reply, Simulator
 from tokentrail.simulator.config import SimulatorConfig
 from tokentrail.simulator.errors import ApiError
 from tokentrail.simulator.faults import error_for
-from tokentrail.simulator.replies import JsonReply, StreamReply, dumps
+from tokentrail.simulator.replies import StreamReply, dumps
 
 log = logging.getLogger(__name__)
 
@@ -162,33 +162,38 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(payload)
 
-    def _sleep(self, seconds: float) -> bool:
-        """Pace the reply; False when the server is shutting down."""
-        if seconds <= 0:
+    def _wait_until(self, deadline: float) -> bool:
+        """Pace the reply against absolute deadlines, so per-frame overheads don't add up to drift.
+
+        False when the server is shutting down.
+        """
+        remaining = deadline - time.perf_counter()
+        if remaining <= 0:
             return not self.server.stopping.is_set()
-        return not self.server.stopping.wait(seconds)
+        return not self.server.stopping.wait(remaining)
 
     def _send_reply(self, reply: Reply, started: float, *, drop: bool) -> None:
-        if isinstance(reply, JsonReply):
-            if not self._sleep(reply.delay_s):
-                return self._hang_up()
-            payload = dumps(reply.body)
-            self.send_response(reply.status)
-            for name, value in self._common_headers(started).items():
-                self.send_header(name, value)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(payload)))
-            self.end_headers()
-            if drop:  # promise the whole body, deliver half, hang up
-                self.wfile.write(payload[: len(payload) // 2])
-                return self._hang_up()
-            self.wfile.write(payload)
-            return None
-        return self._send_stream(reply, started, drop=drop)
+        if isinstance(reply, StreamReply):
+            return self._send_stream(reply, started, drop=drop)
+        if not self._wait_until(started + reply.delay_s):
+            return self._hang_up()
+        payload = dumps(reply.body)
+        self.send_response(reply.status)
+        for name, value in self._common_headers(started).items():
+            self.send_header(name, value)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(payload)))
+        self.end_headers()
+        if drop:  # promise the whole body, deliver half, hang up
+            self.wfile.write(payload[: len(payload) // 2])
+            return self._hang_up()
+        self.wfile.write(payload)
+        return None
 
     def _send_stream(self, reply: StreamReply, started: float, *, drop: bool) -> None:
         frames = reply.frames
-        if frames and not self._sleep(frames[0].delay_s):
+        deadline = started + (frames[0].delay_s if frames else 0.0)
+        if not self._wait_until(deadline):
             return self._hang_up()
         self.send_response(200)
         for name, value in self._common_headers(started).items():
@@ -197,23 +202,30 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("cache-control", "no-cache")
         self.send_header("transfer-encoding", "chunked")
         self.end_headers()
-        # Frames with no delay between them go out in one write: same bytes, far fewer syscalls.
+        # Frames due at the same moment travel as one HTTP chunk in one write: the same SSE bytes,
+        # far fewer syscalls for us and far less chunk parsing for the client.
         cut = max(1, len(frames) // 2) if drop else len(frames)
-        buf = bytearray()
+        pending = bytearray()
         for i, frame in enumerate(frames[:cut]):
             if i > 0 and frame.delay_s > 0:
-                if buf:
-                    self.wfile.write(bytes(buf))
-                    buf.clear()
-                if not self._sleep(frame.delay_s):
+                if pending:
+                    self.wfile.write(_chunk(pending))
+                    pending.clear()
+                deadline += frame.delay_s
+                if not self._wait_until(deadline):
                     return self._hang_up()
-            buf += b"%x\r\n" % len(frame.data) + frame.data + b"\r\n"
+            pending += frame.data
         if drop:
-            self.wfile.write(bytes(buf))
+            if pending:  # (an empty chunk would be the terminator: a clean end, not a drop)
+                self.wfile.write(_chunk(pending))
             return self._hang_up()
-        buf += b"0\r\n\r\n"
-        self.wfile.write(bytes(buf))
+        self.wfile.write(_chunk(pending) + b"0\r\n\r\n" if pending else b"0\r\n\r\n")
         return None
+
+
+def _chunk(data: bytes | bytearray) -> bytes:
+    """One HTTP/1.1 chunk of a chunked body."""
+    return b"%x\r\n" % len(data) + bytes(data) + b"\r\n"
 
 
 class SimulatorHandle:

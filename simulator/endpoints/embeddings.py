@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import math
-import struct
 from array import array
 from typing import Any
 
+import numpy as np
 from tokentrail.simulator import tokens, validate
 from tokentrail.simulator.app import RequestContext
 from tokentrail.simulator.errors import bad_request, invalid_value, missing, wrong_type
@@ -50,7 +49,7 @@ def handle(ctx: RequestContext) -> JsonReply:
             key = array("q", item).tobytes() + b"\0tokens"
         vector = _vector(ctx.config.seed, model, key, dims)
         encoded: Any = (
-            base64.b64encode(struct.pack(f"<{dims}f", *vector)).decode() if encoding == "base64" else vector
+            base64.b64encode(vector.tobytes()).decode() if encoding == "base64" else vector.tolist()
         )
         data.append({"object": "embedding", "index": i, "embedding": encoded})
     body_out = {"object": "list", "data": data, "model": model, "usage": embeddings_usage(prompt_tokens)}
@@ -83,9 +82,12 @@ def _inputs(body: dict[str, Any]) -> list[str | list[int]]:
     return items
 
 
-def _vector(seed: int, model: str, key: bytes, dims: int) -> list[float]:
-    """A unit vector that depends only on (seed, model, input): the same text always embeds the same."""
+def _vector(seed: int, model: str, key: bytes, dims: int) -> np.ndarray:
+    """A float32 unit vector that depends only on (seed, model, input): the same text embeds the same.
+
+    Little-endian float32 is also exactly what `encoding_format="base64"` carries on the wire.
+    """
     raw = hashlib.shake_256(f"{seed}\0{model}\0".encode() + key).digest(2 * dims)
-    values = array("h", raw)
-    norm = math.sqrt(sum(v * v for v in values)) or 1.0
-    return [v / norm for v in values]
+    values = np.frombuffer(raw, dtype="<i2").astype("<f4")
+    norm = float(np.sqrt(np.dot(values, values))) or 1.0
+    return values / np.float32(norm)

@@ -15,7 +15,7 @@ def test_embeddings_float_vectors_are_unit_length_and_stable(client: openai.Open
     assert [d.index for d in r.data] == [0, 1, 2]
     vectors = [d.embedding for d in r.data]
     assert all(len(v) == 1536 for v in vectors)
-    assert all(math.isclose(sum(x * x for x in v), 1.0, rel_tol=1e-9) for v in vectors)
+    assert all(math.isclose(sum(x * x for x in v), 1.0, rel_tol=1e-5) for v in vectors)  # float32
     assert vectors[0] == vectors[2] and vectors[0] != vectors[1]
     enc = tiktoken.encoding_for_model("text-embedding-3-small")
     expected = sum(len(enc.encode(t)) for t in texts)
