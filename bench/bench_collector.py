@@ -54,7 +54,8 @@ ATTRS = {
 
 def build_template(batch: int) -> tuple[bytes, list[tuple[int, int]]]:
     """A serialized export of `batch` GenAI spans (via the SDK encoder) and the byte offsets of
-    each span's trace id (16 bytes) and span id (8 bytes)."""
+    each span's trace id (16 bytes), span id (8 bytes) and response id (16 hex digits), which are
+    rewritten per send so every span and every response id is new."""
     import random
 
     from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
@@ -71,7 +72,7 @@ def build_template(batch: int) -> tuple[bytes, list[tuple[int, int]]]:
     rng = random.Random(1)
     for i in range(batch):
         attrs = dict(ATTRS)
-        attrs["gen_ai.response.id"] = f"chatcmpl-{i}"
+        attrs["gen_ai.response.id"] = f"chatcmpl-{i:016x}"
         attrs["gen_ai.usage.input_tokens"] = rng.randint(50, 4000)
         attrs["gen_ai.usage.output_tokens"] = rng.randint(1, 800)
         attrs["gen_ai.usage.cache_read.input_tokens"] = rng.choice((0, 0, 1024))
@@ -85,8 +86,20 @@ def build_template(batch: int) -> tuple[bytes, list[tuple[int, int]]]:
         sid = s.context.span_id.to_bytes(8, "big")
         t_at = data.index(tid)
         s_at = data.index(sid, t_at)
-        offsets.append((t_at, s_at))
+        r_at = data.index(s.attributes["gen_ai.response.id"].encode(), s_at) + len("chatcmpl-")
+        offsets.append((t_at, s_at, r_at))
     return data, offsets
+
+
+def fresh_ids(template: bytes, offsets: list[tuple[int, int, int]]) -> bytes:
+    buf = bytearray(template)
+    ids = os.urandom(32 * len(offsets))
+    for i, (t_at, s_at, r_at) in enumerate(offsets):
+        chunk = ids[32 * i:32 * i + 32]
+        buf[t_at:t_at + 16] = chunk[:16]
+        buf[s_at:s_at + 8] = chunk[16:24]
+        buf[r_at:r_at + 16] = chunk[24:].hex().encode()
+    return bytes(buf)
 
 
 def client(url: str, seconds: float, batch: int, result: mp.Queue) -> None:
@@ -97,13 +110,9 @@ def client(url: str, seconds: float, batch: int, result: mp.Queue) -> None:
     sent = ok = 0
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        buf = bytearray(template)
-        ids = os.urandom(24 * len(offsets))
-        for i, (t_at, s_at) in enumerate(offsets):
-            buf[t_at:t_at + 16] = ids[24 * i:24 * i + 16]
-            buf[s_at:s_at + 8] = ids[24 * i + 16:24 * i + 24]
+        data = fresh_ids(template, offsets)
         sent += 1
-        if exporter._client.export(bytes(buf)).success:  # the exporter's own HTTP path
+        if exporter._client.export(data).success:  # the exporter's own HTTP path
             ok += 1
     result.put((ok * batch, sent * batch))
 
@@ -174,12 +183,9 @@ def baseline(tmp: Path, batch: int, batches: int = 40) -> dict:
     tables = []
     decode_s = 0.0
     for _ in range(batches):
-        buf = bytearray(template)
-        for t_at, s_at in offsets:
-            buf[t_at:t_at + 16] = os.urandom(16)
-            buf[s_at:s_at + 8] = os.urandom(8)
+        data = fresh_ids(template, offsets)
         t = time.perf_counter()
-        tables.append(decode_traces(bytes(buf)).tables())
+        tables.append(decode_traces(data).tables())
         decode_s += time.perf_counter() - t
     n = batch * batches
     out = {"decode_spans_per_s": round(n / decode_s)}

@@ -58,7 +58,7 @@ class Collector:
         self.counters = RequestCounters()
         self.http_slots = threading.BoundedSemaphore(max_concurrent_requests)
         self._max_concurrent = max_concurrent_requests
-        self.con = connect(self.db, memory_limit=memory_limit)
+        self.con = connect(self.db, memory_limit=memory_limit, checkpoint_threshold="256MB")
         self.queue = IngestQueue(Store(self.con), max_queued_spans=max_queued_spans)
         self._http_port = http_port
         self._grpc_port = grpc_port

