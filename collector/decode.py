@@ -61,14 +61,20 @@ class DecodeError(ValueError):
 class Decoded:
     """Columns of one request, plus what was rejected and why."""
 
-    spans: dict[str, list[Any]] = field(default_factory=lambda: {c: [] for c in SPAN_COLUMNS})
+    rows: list[tuple[Any, ...]] = field(default_factory=list)  # one tuple per span, SPAN_COLUMNS order
     llm: list[list[Any]] = field(default_factory=list)
     rejected: int = 0
     errors: list[str] = field(default_factory=list)
 
     @property
     def span_count(self) -> int:
-        return len(self.spans["span_id"])
+        return len(self.rows)
+
+    @property
+    def spans(self) -> dict[str, list[Any]]:
+        """The span rows by column (for inspection; `tables` is the fast path)."""
+        columns = list(zip(*self.rows, strict=True)) if self.rows else [()] * len(SPAN_COLUMNS)
+        return {name: list(col) for name, col in zip(SPAN_COLUMNS, columns, strict=True)}
 
     def reject(self, why: str) -> None:
         self.rejected += 1
@@ -81,7 +87,10 @@ class Decoded:
 
     def tables(self) -> tuple[pa.Table, pa.Table]:
         """Arrow tables for `spans` and `llm_calls_raw`; timestamps are µs since the epoch, UTC."""
-        spans = pa.Table.from_pydict(self.spans, schema=SPANS_SCHEMA)
+        columns = list(zip(*self.rows, strict=True)) if self.rows else [()] * len(SPAN_COLUMNS)
+        spans = pa.Table.from_arrays(
+            [pa.array(col, type=f.type) for col, f in zip(columns, SPANS_SCHEMA, strict=True)], schema=SPANS_SCHEMA
+        )
         columns = list(zip(*self.llm, strict=True)) if self.llm else [()] * _N_LLM
         llm = pa.Table.from_arrays(
             [pa.array(col, type=f.type) for col, f in zip(columns, LLM_SCHEMA, strict=True)], schema=LLM_SCHEMA
@@ -261,32 +270,24 @@ def _span(out: Decoded, buf: bytes, start: int, stop: int, service: str | None, 
         attributes = object_json([get(buf, s, e) for s, e in _ranges(buf, start, stop, 9)])
     ts = t0 // 1000 if 0 < t0 <= _INT64_MAX else None
     end_ts = t1 // 1000 if 0 < t1 <= _INT64_MAX else None
-    cols = out.spans
-    cols["trace_id"].append(trace_id.hex())
-    cols["span_id"].append(span_id.hex())
-    cols["parent_span_id"].append(parent.hex() if len(parent) == 8 and parent != _ZERO_SPAN else None)
-    cols["name"].append(name)
-    cols["kind"].append(_KINDS[kind] if 0 <= kind < 6 else "UNSPECIFIED")
-    cols["ts"].append(ts)
-    cols["end_ts"].append(end_ts)
-    cols["duration_ms"].append((t1 - t0) / 1e6 if ts is not None and end_ts is not None else None)
-    cols["status_code"].append(status[0])
-    cols["status_message"].append(status[1])
-    cols["service"].append(service)
-    cols["scope_name"].append(scope[0])
-    cols["scope_version"].append(scope[1])
-    cols["attributes"].append(attributes)
-    cols["resource"].append(resource_json)
-    cols["events"].append(to_json([_event(buf, s, e) for s, e in events]) if events else None)
-    cols["links"].append(to_json([_link(buf, s, e) for s, e in links]) if links else None)
+    tid = trace_id.hex()
+    sid = span_id.hex()
+    pid = parent.hex() if len(parent) == 8 and parent != _ZERO_SPAN else None
+    duration = (t1 - t0) / 1e6 if ts is not None and end_ts is not None else None
+    out.rows.append((
+        tid, sid, pid, name, _KINDS[kind] if 0 <= kind < 6 else "UNSPECIFIED", ts, end_ts, duration,
+        status[0], status[1], service, scope[0], scope[1], attributes, resource_json,
+        to_json([_event(buf, s, e) for s, e in events]) if events else None,
+        to_json([_link(buf, s, e) for s, e in links]) if links else None,
+    ))
     if finish_row(slots, status[0] == "ERROR") is not None:
         row = slots[:_N_LLM]
         row[_TS_I] = ts
-        row[_TRACE_I] = cols["trace_id"][-1]
-        row[_SPAN_I] = cols["span_id"][-1]
-        row[_PARENT_I] = cols["parent_span_id"][-1]
+        row[_TRACE_I] = tid
+        row[_SPAN_I] = sid
+        row[_PARENT_I] = pid
         row[_SERVICE_I] = service
-        row[_DURATION_I] = cols["duration_ms"][-1]
+        row[_DURATION_I] = duration
         row[_TAGS_I] = "{" + ",".join(tags) + "}" if tags else None
         out.llm.append(row)
 
