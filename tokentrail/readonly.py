@@ -9,6 +9,7 @@ files (`read_csv('/etc/passwd')`), ATTACH, INSTALL and COPY.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -56,7 +57,25 @@ def check_read_only(sql: str) -> str:
     if statement.type not in _ALLOWED:
         kind = statement.type.name
         raise UnsafeQueryError(f"only read-only queries (SELECT, WITH, EXPLAIN) are allowed, not {kind}")
+    if statement.type == duckdb.StatementType.EXPLAIN:
+        _check_explained(sql)
     return statement.query
+
+
+_EXPLAIN_PREFIX = re.compile(r"\bEXPLAIN\s+(?:ANALY[SZ]E\s+)?(?:\([^)]*\)\s*)?", re.IGNORECASE)
+
+
+def _check_explained(sql: str) -> None:
+    """EXPLAIN ANALYZE executes its statement (`EXPLAIN ANALYZE DELETE ...` deletes), so the
+    explained statement must itself be a SELECT; anything this cannot parse is refused."""
+    match = _EXPLAIN_PREFIX.search(sql)
+    inner = sql[match.end():] if match else ""
+    try:
+        statements = duckdb.extract_statements(inner) if inner.strip() else []
+    except duckdb.Error:
+        statements = []
+    if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
+        raise UnsafeQueryError("EXPLAIN is only allowed for a SELECT")
 
 
 def lock_down(con: duckdb.DuckDBPyConnection) -> None:
