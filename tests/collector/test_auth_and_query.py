@@ -129,6 +129,10 @@ def test_query_time_limit(make_collector) -> None:
     "SELECT 1; DELETE FROM spans",
     "PRAGMA database_list",
     "CHECKPOINT",
+    "EXPLAIN ANALYZE DELETE FROM spans",
+    "EXPLAIN ANALYZE INSERT INTO spans (trace_id, span_id) VALUES ('a', 'b')",
+    "EXPLAIN ANALYZE CREATE TABLE x AS SELECT 1",
+    "/* EXPLAIN SELECT 1 */ EXPLAIN ANALYZE DELETE FROM spans",
 ])
 def test_query_refuses_files_and_writes(collector, sql: str, tmp_path) -> None:
     http("POST", collector.http_url + "/v1/traces", make_request(2).SerializeToString(), PB)
@@ -136,7 +140,12 @@ def test_query_refuses_files_and_writes(collector, sql: str, tmp_path) -> None:
     assert resp.status == 400, resp.body
     assert resp.json()["error"]
     assert query(collector, "SELECT count(*) FROM spans").json()["rows"] == [[2]]
+    assert query(collector, "SELECT count(*) FROM information_schema.tables WHERE table_name = 'x'").json()["rows"] == [[0]]
     assert not (tmp_path / "tokentrail-leak.csv").exists()
+
+
+def test_explain_of_a_select_is_allowed(collector) -> None:
+    assert query(collector, "EXPLAIN ANALYZE SELECT count(*) FROM spans").status == 200
 
 
 def test_query_bad_requests(collector) -> None:
