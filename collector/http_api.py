@@ -79,6 +79,7 @@ def decompress(data: bytes, encoding: str, limit: int) -> bytes:
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "tokentrail-collector"
+    timeout = 60  # seconds a connection may sit idle or stall mid-request before it is closed
     server: CollectorHTTPServer
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
