@@ -55,6 +55,7 @@ class Collector:
         self.max_body_bytes = max_body_bytes
         self.query_timeout_s = query_timeout_s
         self.retry_after_s = retry_after_s
+        self.commit_timeout_s = 120.0  # a request never hangs forever on a stuck writer
         self.counters = RequestCounters()
         self.http_slots = threading.BoundedSemaphore(max_concurrent_requests)
         self._max_concurrent = max_concurrent_requests
@@ -140,7 +141,7 @@ class Collector:
         if decoded.span_count:
             spans, llm = decoded.tables()
             ticket = self.queue.submit(spans, llm)
-            ticket.wait()
+            ticket.wait(self.commit_timeout_s)
         return IngestResult(decoded.span_count, decoded.rejected, decoded.errors)
 
     def metrics_text(self) -> str:
