@@ -61,6 +61,7 @@ def _serve_baseline(recorded: Path) -> None:
 
     class Server(ThreadingHTTPServer):
         daemon_threads = True
+        request_queue_size = 256  # as the simulator: 64 concurrent connects overflow the default 5
 
     server = Server(("127.0.0.1", 0), Handler)
     print(f"listening on http://127.0.0.1:{server.server_address[1]}/v1", flush=True)
@@ -230,13 +231,18 @@ def main() -> int:
         def chat(client: openai.OpenAI) -> Callable[[], object]:
             return lambda: client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
 
-        b = _timed(n, chat(base))
-        s = _timed(n, chat(sim))
-        figures["baseline_chat_per_s"] = b["per_s"]
-        figures["chat_per_s"] = s["per_s"]
-        figures["chat_p50_ms"] = s["p50_ms"]
-        figures["chat_p99_ms"] = s["p99_ms"]
-        figures["chat_vs_baseline_ratio"] = b["per_s"] / s["per_s"]
+        def record(name: str, measure: Callable[[str, openai.OpenAI], float]) -> None:
+            """Alternate baseline and simulator twice and keep each one's best: load spikes hit both."""
+            b_rate = s_rate = 0.0
+            for _ in range(2):
+                b_rate = max(b_rate, measure(base_url, base))
+                s_rate = max(s_rate, measure(sim_url, sim))
+            figures[f"baseline_{name}_per_s"] = b_rate
+            figures[f"{name}_per_s"] = s_rate
+            figures[f"{name}_vs_baseline_ratio"] = b_rate / s_rate
+
+        record("chat", lambda url, client: _timed(n // 2, chat(client))["per_s"])
+        figures["chat_p50_ms"] = _timed(n // 2, chat(sim))["p50_ms"]
 
         def stream(client: openai.OpenAI) -> Callable[[], object]:
             def call() -> None:
@@ -266,21 +272,13 @@ def main() -> int:
             ("responses_stream", responses_stream),
             ("embeddings16", embeddings),
         ):
-            b_rate = _timed(n // 2, make(base))["per_s"]
-            s_rate = _timed(n // 2, make(sim))["per_s"]
-            figures[f"baseline_{name}_per_s"] = b_rate
-            figures[f"{name}_per_s"] = s_rate
-            figures[f"{name}_vs_baseline_ratio"] = b_rate / s_rate
+            record(name, lambda url, client, make=make: _timed(n // 4, make(client))["per_s"])
 
         def client_for(url: str) -> Callable[[], Callable[[], object]]:
             return lambda: chat(openai.OpenAI(base_url=url, api_key="k", max_retries=0))
 
-        figures["baseline_threads8_per_s"] = _threads(n, 8, client_for(base_url))
-        figures["chat_threads8_per_s"] = _threads(n, 8, client_for(sim_url))
-        figures["threads8_vs_baseline_ratio"] = (
-            figures["baseline_threads8_per_s"] / figures["chat_threads8_per_s"]
-        )
-        figures["chat_async64_per_s"] = _async_rate(sim_url, n, 64)
+        record("chat_threads8", lambda url, client: _threads(n // 2, 8, client_for(url)))
+        record("chat_async64", lambda url, client: _async_rate(url, n // 2, 64))
     finally:
         for proc in (base_proc, sim_proc):
             proc.terminate()

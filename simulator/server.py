@@ -35,6 +35,10 @@ class SimulatorServer(ThreadingHTTPServer):
         self._conn_lock = threading.Lock()
         super().__init__(address, _Handler)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Clients hanging up mid-request are routine here (timeouts, drops); log, don't print tracebacks."""
+        log.debug("connection from %s ended with an error", client_address, exc_info=True)
+
     def track(self, conn: socket.socket, add: bool) -> None:
         with self._conn_lock:
             (self._connections.add if add else self._connections.discard)(conn)
