@@ -20,6 +20,7 @@ from typing import Any
 
 from tokentrail.cache import counters
 from tokentrail.cache.api import Cache, Plan, current
+from tokentrail.cache.entry import Entry
 from tokentrail.cache.recording import record_async, record_sync
 from tokentrail.cache.replay import build_response
 
@@ -28,44 +29,51 @@ _lock = threading.Lock()
 _installed: list[tuple[type, str, Any]] = []
 
 
-def _lookup_plan(cache: Cache, request: Any) -> tuple[Plan | None, bool]:
+def _plan(cache: Cache, request: Any) -> tuple[Plan | None, bool]:
     """(plan, look up?) — an SDK retry of a miss is recorded but not looked up again."""
     plan = cache.plan(request)
     retry = request.headers.get("x-stainless-retry-count", "0") not in ("0", "")
     return plan, plan is not None and not retry
 
 
+def _hit(request: Any, entry: Entry | None, started: float) -> Any:
+    if entry is None:
+        counters.incr("misses")
+        return None
+    counters.incr("hits")
+    counters.add_saved_ms(entry.original_ms)
+    return build_response(request, entry, started)
+
+
+# In both handlers the send itself stays outside every `try`: its errors belong to the SDK's own
+# retry policy, and a cache that caught them would send the request twice.
+
 def handle_sync(request: Any, stream: bool, send: Callable[[], Any]) -> Any:
     cache = current()
     if cache is None:
         return send()
+    plan, response = None, None
     try:
-        plan, look = _lookup_plan(cache, request)
-        if plan is None:
-            return send()
+        plan, look = _plan(cache, request)
         if look:
             started = time.perf_counter()
             counters.incr("lookups")
-            entry = cache.store.lookup(plan.digest)
-            if entry is not None:
-                response = build_response(request, entry, started)
-                if not stream:
-                    response.read()
-                counters.incr("hits")
-                counters.add_saved_ms(entry.original_ms)
-                return response
-            counters.incr("misses")
+            response = _hit(request, cache.store.lookup(plan.digest), started)
+            if response is not None and not stream:
+                response.read()
     except Exception as err:  # noqa: BLE001 - the cache must never fail a call
-        counters.incr("errors")
-        counters.incr("errors_other")
-        cache.store._log.failure("failed", err)
+        cache.store.internal_error(err)
+        plan, response = None, None
+    if response is not None:
+        return response
+    if plan is None:
         return send()
     started = time.perf_counter()
     response = send()
     try:
         return record_sync(cache.store, plan, response, streamed=stream, started=started)
     except Exception as err:  # noqa: BLE001
-        cache.store._log.failure("failed to record", err)
+        cache.store.internal_error(err)
         return response
 
 
@@ -73,33 +81,28 @@ async def handle_async(request: Any, stream: bool, send: Callable[[], Awaitable[
     cache = current()
     if cache is None:
         return await send()
+    plan, response = None, None
     try:
-        plan, look = _lookup_plan(cache, request)
-        if plan is None:
-            return await send()
+        plan, look = _plan(cache, request)
         if look:
             started = time.perf_counter()
             counters.incr("lookups")
-            entry = await cache.store.alookup(plan.digest)
-            if entry is not None:
-                response = build_response(request, entry, started)
-                if not stream:
-                    await response.aread()
-                counters.incr("hits")
-                counters.add_saved_ms(entry.original_ms)
-                return response
-            counters.incr("misses")
+            response = _hit(request, await cache.store.alookup(plan.digest), started)
+            if response is not None and not stream:
+                await response.aread()
     except Exception as err:  # noqa: BLE001
-        counters.incr("errors")
-        counters.incr("errors_other")
-        cache.store._log.failure("failed", err)
+        cache.store.internal_error(err)
+        plan, response = None, None
+    if response is not None:
+        return response
+    if plan is None:
         return await send()
     started = time.perf_counter()
     response = await send()
     try:
         return await record_async(cache.store, plan, response, streamed=stream, started=started)
     except Exception as err:  # noqa: BLE001
-        cache.store._log.failure("failed to record", err)
+        cache.store.internal_error(err)
         return response
 
 

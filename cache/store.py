@@ -129,5 +129,11 @@ class CacheStore:
             counters.incr("breaker_open")
         self._log.failure({"timeout": "timed out", "connection": "is unreachable"}.get(kind, "failed"), err)
 
+    def internal_error(self, err: BaseException) -> None:
+        """A bug or surprise in the cache's own code: counted and logged once, the call proceeds."""
+        counters.incr("errors")
+        counters.incr("errors_other")
+        self._log.failure("failed", err)
+
     def close(self) -> None:
         self.backend.close()

@@ -61,7 +61,8 @@ def test_stream_replays_the_same_chunks(simulator, client, redis_server):
     """The replay hands the SDK the stored chunks one by one, not one blob: same SSE bytes, same splits."""
     cache.enable(redis_server.url)
     kwargs = {**ENDPOINTS["chat"], "stream": True, "stream_options": {"include_usage": True}}
-    with client.chat.completions.with_streaming_response.create(**kwargs) as live:
+    paced = {"x-sim-latency-scale": "0.05"}  # a little per-token delay, so frames arrive as separate chunks
+    with client.chat.completions.with_streaming_response.create(**kwargs, extra_headers=paced) as live:
         live_chunks = list(live.iter_bytes())
     with client.chat.completions.with_streaming_response.create(**kwargs) as replayed:
         assert replayed.headers["x-tokentrail-cache"] == "hit"

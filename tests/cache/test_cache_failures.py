@@ -78,7 +78,8 @@ async def test_redis_killed_mid_run_async(simulator, aclient, own_redis):
 def test_redis_killed_while_a_stream_is_read(simulator, client, own_redis):
     """The store at the end of the stream fails; the application still gets every chunk."""
     cache.enable(own_redis.url, breaker_cooldown_s=60)
-    stream = client.chat.completions.create(**CHAT, stream=True, stream_options={"include_usage": True})
+    stream = client.chat.completions.create(**CHAT, stream=True, stream_options={"include_usage": True},
+                                            extra_headers={"x-sim-latency-scale": "0.05"})
     chunks = [next(stream)]
     own_redis.kill()
     chunks += list(stream)
@@ -214,7 +215,8 @@ def test_sdk_retry_after_error_stores_the_success(simulator, redis_server):
 
 def test_abandoned_stream_is_not_stored(simulator, client, redis_server):
     cache.enable(redis_server.url)
-    stream = client.chat.completions.create(**CHAT, stream=True)
+    # paced, so the first chunk arrives before the rest of the answer exists
+    stream = client.chat.completions.create(**CHAT, stream=True, extra_headers={"x-sim-latency-scale": "0.05"})
     next(stream)
     stream.close()
     assert list(redis_server.client().scan_iter("tokentrail:cache:*")) == []
@@ -243,3 +245,27 @@ def test_incomplete_responses_are_not_stored(simulator, client, redis_server):
     chat = client.chat.completions.create(**CHAT, max_tokens=1)
     assert chat.choices[0].finish_reason == "length"
     assert call(client, "chat", stream=False, max_tokens=1).hit
+
+
+@pytest.mark.parametrize(("stream", "temperature"), [(False, 0), (True, 0), (False, 0.7), (True, 0.7)])
+def test_transport_errors_are_not_retried_by_the_cache(simulator, client, redis_server, stream, temperature):
+    """A failing send belongs to the SDK (its own retry policy); the cache must not send twice,
+    whether it handled the request (temperature 0) or let it pass (0.7)."""
+    cache.enable(redis_server.url)
+    with pytest.raises((openai.APIError, httpx.TransportError)):
+        result = client.chat.completions.create(**{**CHAT, "temperature": temperature}, stream=stream,
+                                                extra_headers={"x-sim-fault": "drop"})
+        if stream:
+            list(result)
+    assert len(simulator.requests) == 1
+    assert cache.stats()["errors"] == 0
+
+
+@pytest.mark.parametrize("temperature", [0, 0.7])
+async def test_transport_errors_are_not_retried_by_the_cache_async(simulator, aclient, redis_server, temperature):
+    cache.enable(redis_server.url)
+    with pytest.raises((openai.APIError, httpx.TransportError)):
+        await aclient.chat.completions.create(**{**CHAT, "temperature": temperature},
+                                              extra_headers={"x-sim-fault": "drop"})
+    assert len(simulator.requests) == 1
+    assert cache.stats()["errors"] == 0
