@@ -20,7 +20,8 @@ MAGIC = b"TTC1"
 _HEADER_LEN = struct.Struct(">I")
 
 #: Response headers never stored: hop-by-hop and length/encoding headers (the stored body is
-#: already decoded), cookies, and the account identifiers some providers echo back.
+#: already decoded), cookies, the account identifiers some providers echo back, and (by prefix)
+#: rate-limit headers, which describe the account at the original call, not at the replay.
 DROPPED_HEADERS = frozenset(
     {
         "connection",
@@ -37,6 +38,13 @@ DROPPED_HEADERS = frozenset(
         "x-tokentrail-cache-age-s",
     }
 )
+
+
+DROPPED_PREFIXES = ("x-ratelimit-",)
+
+
+def _kept(name: str) -> bool:
+    return name not in DROPPED_HEADERS and not name.startswith(DROPPED_PREFIXES)
 
 
 class CorruptEntry(ValueError):
@@ -76,7 +84,7 @@ def make_entry(
     original_ms: float,
 ) -> Entry:
     """Build an entry from what the SDK received: either stream chunks or a whole body."""
-    kept = tuple((k.lower(), v) for k, v in headers if k.lower() not in DROPPED_HEADERS)
+    kept = tuple((k.lower(), v) for k, v in headers if _kept(k.lower()))
     if chunks is not None:
         lengths = tuple(len(c) for c in chunks if c)
         return Entry(digest, status, kept, b"".join(chunks), lengths, original_ms, time.time())

@@ -37,6 +37,8 @@ def test_sync_miss_then_hit(simulator, client, redis_server, endpoint, stream):
     assert second.headers["x-request-id"] == first.headers["x-request-id"]
     assert float(second.headers["x-tokentrail-cache-original-ms"]) > 0
     assert "authorization" not in {k.lower() for k in second.headers}
+    assert any(k.startswith("x-ratelimit-") for k in first.headers)
+    assert not any(k.startswith("x-ratelimit-") for k in second.headers)  # stale account state is not replayed
     s = cache.stats()
     assert (s["lookups"], s["hits"], s["misses"], s["errors"]) == (2, 1, 1, 0)
     assert s["saved_ms"] == pytest.approx(float(second.headers["x-tokentrail-cache-original-ms"]), abs=0.01)
