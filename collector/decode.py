@@ -14,7 +14,7 @@ from typing import Any
 
 import pyarrow as pa
 from tokentrail.collector.normalise import SLOTS, finish_row, new_slots
-from tokentrail.collector.values import KeyValueCache, decode_pair, key_value, object_json, to_json
+from tokentrail.collector.values import KeyValueCache, Pair, decode_pair, key_value, object_json, to_json
 from tokentrail.collector.wire import WireError, as_text, fields, read_varint
 
 from tokentrail.columns import STORED_COLUMNS
@@ -99,6 +99,25 @@ class Decoded:
 
 
 _cache = KeyValueCache()
+# head pair bytes -> (raw bytes of the pairs that followed it, keys, JSON members, tag members,
+# flattened llm slot assignments)
+_chains: dict[bytes, tuple[bytes, tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[tuple[int, int, Any], ...]]] = {}
+_MAX_CHAINS = 2_000
+
+
+def _learn(head: bytes, run: bytes, pairs: list[Pair]) -> None:
+    """Remember that `run` (the encoded pairs `pairs`) followed the pair `head`."""
+    if len(pairs) < 2:
+        return
+    if len(_chains) >= _MAX_CHAINS:
+        _chains.clear()
+    _chains[head] = (
+        run,
+        tuple(p[0] for p in pairs),
+        tuple(p[2] for p in pairs),
+        tuple(p[3] for p in pairs if p[3] is not None),
+        tuple(a for p in pairs for a in p[4]),
+    )
 
 
 def _resource(buf: bytes, start: int, stop: int) -> tuple[str | None, str]:
@@ -177,6 +196,8 @@ def _span(out: Decoded, buf: bytes, start: int, stop: int, service: str | None, 
     status: tuple[str, str | None] = ("UNSET", None)
     get = _cache.get if cached else decode_pair
     entries = _cache.entries if cached else {}
+    chains = _chains if cached else {}
+    field_start = 0
     max_pair = _cache.MAX_PAIR_BYTES
     pos = start
     while pos < stop:
@@ -199,9 +220,16 @@ def _span(out: Decoded, buf: bytes, start: int, stop: int, service: str | None, 
                 raise WireError("length-delimited field runs past the end of its message")
             if number == 9:
                 # Attributes come as a run of consecutive field-9 entries: walk the run here.
+                # Runs of pairs already seen are learnt as "chains" (raw bytes → decoded entries)
+                # keyed by the pair before them, so a repeated stretch is matched with a single
+                # bytes comparison instead of pair by pair.
+                head = None  # raw bytes of the pair a chain is being learnt after
+                learn_from = 0
+                learnt: list[Pair] = []
                 while True:
                     raw = buf[s:pos] if pos - s <= max_pair else None
                     entry = entries.get(raw) if raw is not None else None
+                    hit = entry is not None
                     if entry is None:
                         entry = get(buf, s, pos)
                     keys.append(entry[0])
@@ -212,8 +240,27 @@ def _span(out: Decoded, buf: bytes, start: int, stop: int, service: str | None, 
                         if priority < prios[slot]:
                             slots[slot] = value
                             prios[slot] = priority
+                    if hit and head is None:
+                        chain = chains.get(raw)
+                        if chain is not None and buf.startswith(chain[0], pos, stop):
+                            keys.extend(chain[1])
+                            members.extend(chain[2])
+                            tags.extend(chain[3])
+                            for slot, priority, value in chain[4]:
+                                if priority < prios[slot]:
+                                    slots[slot] = value
+                                    prios[slot] = priority
+                            pos += len(chain[0])
+                        else:
+                            head, learn_from, learnt = raw, pos, []
+                    elif hit:
+                        learnt.append(entry)
+                    elif head is not None:
+                        _learn(head, buf[learn_from:field_start], learnt)
+                        head = None
                     if pos >= stop or buf[pos] != 0x4A:
                         break
+                    field_start = pos
                     length = buf[pos + 1] if pos + 1 < stop else 0x80
                     if length < 0x80:
                         s = pos + 2
@@ -222,6 +269,8 @@ def _span(out: Decoded, buf: bytes, start: int, stop: int, service: str | None, 
                     pos = s + length
                     if pos > stop:
                         raise WireError("length-delimited field runs past the end of its message")
+                if head is not None:
+                    _learn(head, buf[learn_from:pos], learnt)
             elif number == 1:
                 trace_id = buf[s:pos]
             elif number == 2:

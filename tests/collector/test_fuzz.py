@@ -209,3 +209,25 @@ def test_fast_pair_path_matches_general_decoder(key: str, value: AnyValue) -> No
     k, v, member, _, _ = decode_pair(raw, 0, len(raw))
     assert (k, v) == key_value(raw, 0, len(raw))
     assert member == _dumps(k) + ":" + _dumps(v)
+
+
+def test_chain_cache_gives_the_same_rows_as_no_cache() -> None:
+    """Repeated attribute runs are matched as learnt chains; rows must equal an uncached decode,
+    including when a run diverges part-way from what was learnt."""
+    import random
+
+    rng = random.Random(7)
+    for _ in range(30):
+        req = make_request(20)
+        for span in req.resource_spans[0].scope_spans[0].spans:
+            for _ in range(rng.randint(0, 8)):
+                kv = span.attributes.add()
+                kv.key = f"k{rng.randint(0, 5)}"
+                kv.value.int_value = rng.choice((1, 2, 3, rng.randint(0, 1 << 40)))
+            kv = span.attributes.add()
+            kv.key, kv.value.string_value = "tokentrail.tag.t", rng.choice(("a", "b"))
+        data = req.SerializeToString()
+        plain = decode_traces(data, cached=False)
+        for _ in range(2):
+            cached = decode_traces(data)
+            assert cached.rows == plain.rows and cached.llm == plain.llm
