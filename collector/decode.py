@@ -53,6 +53,8 @@ _ARROW_TYPES = {
 }
 LLM_SCHEMA = pa.schema([(c.name, _ARROW_TYPES[c.sql_type]) for c in STORED_COLUMNS])
 _N_LLM = len(STORED_COLUMNS)
+
+
 class DecodeError(ValueError):
     """The request body is not a valid OTLP trace export."""
 
