@@ -144,8 +144,11 @@ def measure(op: Callable[[openai.OpenAI], None], pairs: int, meter_provider: Any
             exporter.clear()
     provider.shutdown()
     med = statistics.median
+    p10 = lambda xs: statistics.quantiles(xs, n=10)[0]  # noqa: E731 - the least-disturbed calls
     return {"baseline_us": round(med(base), 1), "instrumented_us": round(med(inst), 1),
-            "added_us": round(med(diff), 1), "ratio": round(med(inst) / med(base), 3), "pairs": pairs}
+            "added_us": round(med(diff), 1), "ratio": round(med(inst) / med(base), 3),
+            "baseline_p10_us": round(p10(base), 1), "instrumented_p10_us": round(p10(inst), 1),
+            "added_p10_us": round(p10(inst) - p10(base), 1), "pairs": pairs}
 
 
 def calibrate(n: int) -> float:

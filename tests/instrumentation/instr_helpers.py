@@ -1,0 +1,22 @@
+"""Independent token counts for the instrumentation tests (tiktoken used directly, not via tokentrail)."""
+
+from __future__ import annotations
+
+import tiktoken
+
+
+def chat_prompt_tokens(messages: list[dict[str, str]], encoding: str = "o200k_base") -> int:
+    """Independent count of chat prompt tokens: OpenAI's recipe (3 per message, 3 for the reply)."""
+    enc = tiktoken.get_encoding(encoding)
+    total = 3
+    for message in messages:
+        total += 3
+        for key, value in message.items():
+            total += len(enc.encode(value))
+            if key == "name":
+                total += 1
+    return total
+
+
+def text_tokens(text: str, encoding: str = "o200k_base") -> int:
+    return len(tiktoken.get_encoding(encoding).encode(text))
