@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,7 +62,7 @@ class Turn:
         return "".join(self.pieces)
 
 
-def generate(spec: TurnSpec, rng: random.Random, new_id) -> Turn:
+def generate(spec: TurnSpec, rng: random.Random, new_id: Callable[[str], str]) -> Turn:
     """Deterministic for a given `rng` state; `new_id(prefix)` names tool calls."""
     budget = spec.max_output_tokens
     reasoning = 0
@@ -84,7 +85,7 @@ def generate(spec: TurnSpec, rng: random.Random, new_id) -> Turn:
         if spec.json_mode == "json_schema" and spec.schema is not None:
             value = content.instance_for_schema(spec.schema, rng)
         else:
-            value = {"answer": " ".join(content.prose_pieces(rng, 8)).strip()}
+            value = {"answer": "".join(content.prose_pieces(rng, 8))}
         text = content.json_text(value)
         ids = tokens.tokenizer_for(spec.model).encode(text)
         finish = "stop"

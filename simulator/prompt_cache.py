@@ -9,10 +9,14 @@ against every earlier prompt.
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 from array import array
 from collections import OrderedDict
 from collections.abc import Sequence
+from typing import Any
+
+from tokentrail.simulator import tokens
 
 MIN_PREFIX = 1024
 INCREMENT = 128
@@ -62,3 +66,23 @@ def _prefix_digests(tokens: Sequence[int]) -> list[tuple[int, bytes]]:
         length += INCREMENT
         out.append((length, h.digest()))
     return out
+
+
+def prompt_usage(
+    cache: PromptCache, model: str, messages: list[dict[str, Any]], tools: list[Any] | None
+) -> tuple[int, int]:
+    """(prompt tokens, cached tokens) for a chat-shaped prompt, shared by Chat Completions and Responses.
+
+    Tool definitions count as prompt text, as OpenAI bills them. The cache is keyed on the rendered
+    prompt, tools first (they are injected ahead of the messages), so a changed tool list is a miss.
+    """
+    prompt = tokens.count_chat_messages(model, messages)
+    tools_json = json.dumps(tools, separators=(",", ":"), sort_keys=True) if tools else ""
+    if tools_json:
+        prompt += tokens.count(model, tools_json)
+    if prompt < MIN_PREFIX:
+        return prompt, 0
+    rendered = [tools_json] if tools_json else []
+    rendered += [f"<|{m.get('role')}|>{tokens.flatten(m.get('content') or '')}" for m in messages]
+    ids = tokens.tokenizer_for(model).encode("\n".join(rendered))
+    return prompt, min(cache.lookup_and_store(model, ids), prompt)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
-from tokentrail.simulator import tokens, validate
+from tokentrail.simulator import validate
 from tokentrail.simulator.app import RequestContext
 from tokentrail.simulator.errors import bad_request, invalid_value, missing, wrong_type
 from tokentrail.simulator.generation import FunctionSpec, Turn, TurnSpec, generate
+from tokentrail.simulator.prompt_cache import prompt_usage
 from tokentrail.simulator.replies import JsonReply, StreamReply
 from tokentrail.simulator.usage import chat_usage
 
@@ -40,10 +40,7 @@ def handle(ctx: RequestContext) -> JsonReply | StreamReply:
     )
     spec.json_mode, spec.schema = _response_format(body)
 
-    prompt_tokens = tokens.count_chat_messages(model, messages)
-    if spec.functions:
-        prompt_tokens += tokens.count(model, json.dumps(body["tools"], separators=(",", ":")))
-    cached = _cached_tokens(ctx, model, messages, prompt_tokens)
+    prompt_tokens, cached = prompt_usage(ctx.sim.prompt_cache, model, messages, body.get("tools"))
 
     turns = [generate(spec, ctx.rng, ctx.new_id) for _ in range(n)]
     completion = sum(t.output_tokens for t in turns)
@@ -128,7 +125,14 @@ def _functions(body: dict[str, Any]) -> list[FunctionSpec]:
 
 def _tool_choice(body: dict[str, Any]) -> str | None:
     choice = body.get("tool_choice")
-    if choice is None or choice in ("auto", "none", "required"):
+    if choice is None:
+        return None
+    if not body.get("tools") and choice != "none":
+        raise invalid_value(
+            "tool_choice",
+            "Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified.",
+        )
+    if choice in ("auto", "none", "required"):
         return choice
     if isinstance(choice, dict) and isinstance(choice.get("function"), dict):
         name = choice["function"].get("name")
@@ -172,20 +176,6 @@ def _response_format(body: dict[str, Any]) -> tuple[str | None, dict[str, Any] |
 def _service_tier(body: dict[str, Any]) -> str:
     tier = body.get("service_tier")
     return "default" if tier in (None, "auto") else str(tier)
-
-
-def _cached_tokens(
-    ctx: RequestContext, model: str, messages: list[dict[str, Any]], prompt_tokens: int
-) -> int:
-    if prompt_tokens < 1024:
-        return 0
-    # The cache is keyed on the rendered prompt (tools first, as OpenAI puts them in the system prompt).
-    rendered = []
-    if ctx.body.get("tools"):
-        rendered.append(json.dumps(ctx.body["tools"], sort_keys=True))
-    rendered += [f"<|{m.get('role')}|>{tokens.flatten(m.get('content') or '')}" for m in messages]
-    ids = tokens.tokenizer_for(model).encode("\n".join(rendered))
-    return min(ctx.sim.prompt_cache.lookup_and_store(model, ids), prompt_tokens)
 
 
 def _message(turn: Turn) -> dict[str, Any]:

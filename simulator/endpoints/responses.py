@@ -10,6 +10,7 @@ from tokentrail.simulator import tokens, validate
 from tokentrail.simulator.app import RequestContext
 from tokentrail.simulator.errors import bad_request, invalid_value, missing, wrong_type
 from tokentrail.simulator.generation import FunctionSpec, Turn, TurnSpec, generate, is_reasoning_model
+from tokentrail.simulator.prompt_cache import prompt_usage
 from tokentrail.simulator.replies import JsonReply, StreamReply
 from tokentrail.simulator.usage import responses_usage
 
@@ -34,10 +35,7 @@ def handle(ctx: RequestContext) -> JsonReply | StreamReply:
     )
     text_cfg, spec.json_mode, spec.schema = _text_format(body)
 
-    input_tokens = tokens.count_chat_messages(model, messages)
-    if spec.functions:
-        input_tokens += tokens.count(model, json.dumps(body["tools"], separators=(",", ":")))
-    cached = _cached_tokens(ctx, model, messages, input_tokens)
+    input_tokens, cached = prompt_usage(ctx.sim.prompt_cache, model, messages, body.get("tools"))
 
     turn = generate(spec, ctx.rng, ctx.new_id)
     usage = responses_usage(input_tokens, turn.output_tokens, cached=cached, reasoning=turn.reasoning_tokens)
@@ -173,15 +171,6 @@ def _text_format(body: dict[str, Any]) -> tuple[dict[str, Any], str | None, dict
         param="text.format.type",
         code="invalid_value",
     )
-
-
-def _cached_tokens(ctx: RequestContext, model: str, messages: list[dict[str, Any]], input_tokens: int) -> int:
-    if input_tokens < 1024:
-        return 0
-    rendered = [json.dumps(ctx.body["tools"], sort_keys=True)] if ctx.body.get("tools") else []
-    rendered += [f"<|{m['role']}|>{tokens.flatten(m['content'])}" for m in messages]
-    ids = tokens.tokenizer_for(model).encode("\n".join(rendered))
-    return min(ctx.sim.prompt_cache.lookup_and_store(model, ids), input_tokens)
 
 
 # ---------------------------------------------------------------- response

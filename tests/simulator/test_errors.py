@@ -122,3 +122,9 @@ def test_keep_alive_connection_survives_errors(simulator) -> None:
         )
     assert (bad.status_code, good.status_code, chunked.status_code) == (400, 200, 200)
     assert good.http_version == "HTTP/1.1" and good.headers.get("connection") != "close"
+
+
+def test_tool_choice_without_tools_is_a_400(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError) as info:
+        client.chat.completions.create(model="gpt-4o", messages=MESSAGES, tool_choice="required")
+    assert info.value.param == "tool_choice"

@@ -164,3 +164,11 @@ async def test_async_create_and_stream(aclient: openai.AsyncOpenAI) -> None:
             pass
         final = await s.get_final_response()
     assert isinstance(final.output_parsed, Answer)
+
+
+def test_json_object_text_format(client: openai.OpenAI) -> None:
+    r = client.responses.create(
+        model="gpt-4o-mini", input="JSON please.", text={"format": {"type": "json_object"}}
+    )
+    assert isinstance(json.loads(r.output_text), dict)
+    assert r.text.format.type == "json_object"

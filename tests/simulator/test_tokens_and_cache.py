@@ -101,3 +101,17 @@ def test_missing_vocabulary_warns_and_falls_back_to_an_approximation() -> None:
         tok = tokens._load("no_such_vocabulary")
     assert not tok.exact
     assert len(tok.encode("abcdefgh")) == 2
+
+
+def test_prompt_cache_hits_are_the_longest_seen_prefix_in_128_token_steps() -> None:
+    from tokentrail.simulator.prompt_cache import PromptCache
+
+    cache = PromptCache()
+    seen = list(range(2000))
+    assert cache.lookup_and_store("m", seen) == 0
+    # Shares the first 1500 tokens: the hit is the longest 1024 + k*128 prefix within them.
+    query = seen[:1500] + [-1] * 300
+    assert cache.lookup_and_store("m", query) == 1024 + (1500 - 1024) // 128 * 128
+    assert cache.lookup_and_store("m", seen[:1023] + [-1] * 900) == 0  # diverges before 1024
+    assert cache.lookup_and_store("m", seen) == 1024 + (2000 - 1024) // 128 * 128
+    assert cache.lookup_and_store("other-model", seen) == 0
