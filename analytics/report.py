@@ -84,16 +84,19 @@ def build_report(
     cut = min(max(as_of, start), end)
     prev_start, prev_cut = _previous_period(start, cut)
     where, wparams = _base_where(filters)
+    # Two scans: one for the breakdowns (this month and the comparison period), one per day for the
+    # totals and the anomaly baseline; the totals are the sum of this month's days.
     with src.pinned():
         grouped = src.query(
             f"""
             SELECT period, GROUPING(model) AS g_model, GROUPING(feature) AS g_feature,
                    GROUPING(user_id) AS g_user, model, feature, user_id,
                    count(*) AS calls, sum(cost_usd) AS cost_usd,
-                   count(CASE WHEN NOT price_known THEN 1 END) AS unpriced_calls
+                   count(CASE WHEN NOT price_known THEN 1 END) AS unpriced_calls,
+                   sum(CASE WHEN NOT price_known THEN tokens END) AS unpriced_tokens
             FROM (
                 SELECT CASE WHEN ts >= ? THEN 'cur' ELSE 'prev' END AS period, model, feature, user_id, cost_usd,
-                       price_known
+                       price_known, coalesce(input_tokens, 0) + coalesce(output_tokens, 0) AS tokens
                 FROM llm_calls {where}
                   AND ((ts >= ? AND ts < ?) OR (ts >= ? AND ts < ?))
             ) q
@@ -102,9 +105,10 @@ def build_report(
             """,
             [start, *wparams, start, cut, prev_start, prev_cut],
         )
-        t = src.query(
+        days = src.query(
             f"""
-            SELECT count(*) AS calls,
+            SELECT CAST(ts AS DATE) AS day,
+                   count(*) AS calls,
                    coalesce(sum(cost_usd), 0) AS cost_usd,
                    count(CASE WHEN status = 'error' THEN 1 END) AS failed_calls,
                    coalesce(sum(CASE WHEN status = 'error' THEN cost_usd END), 0) AS error_cost_usd,
@@ -126,28 +130,19 @@ def build_report(
                    coalesce(sum(cached_input_tokens), 0) AS cached_input_tokens,
                    coalesce(sum(input_tokens), 0) AS input_tokens
             FROM llm_calls_priced {where} AND ts >= ? AND ts < ?
-            """,
-            [*wparams, start, cut],
-        ).to_dict("records")[0]
-        unpriced = src.query(
-            f"""
-            SELECT model, count(*) AS calls,
-                   coalesce(sum(coalesce(input_tokens, 0) + coalesce(output_tokens, 0)), 0) AS tokens
-            FROM llm_calls {where} AND ts >= ? AND ts < ? AND NOT price_known
-            GROUP BY model ORDER BY tokens DESC
-            """,
-            [*wparams, start, cut],
-        )
-        days = src.query(
-            f"""
-            SELECT CAST(ts AS DATE) AS day, count(*) AS calls, coalesce(sum(cost_usd), 0) AS cost_usd
-            FROM llm_calls {where} AND ts >= ? AND ts < ?
             GROUP BY 1 ORDER BY 1
             """,
             [*wparams, start - timedelta(days=BASELINE_DAYS), cut],
         )
-    totals = {k: (v.item() if hasattr(v, "item") else v) for k, v in t.items()}
+    month_days = days[[_as_date(d) >= start.date() for d in days["day"]]]
+    totals = {c: _plain(month_days[c].sum()) for c in days.columns if c != "day"}
     breakdowns, prev_total = _breakdowns(grouped)
+    g = grouped
+    unpriced = g[(g.period == "cur") & (g.g_model == 0) & (g.g_feature == 1) & (g.g_user == 1)
+                 & (g.unpriced_calls > 0)]
+    unpriced = (unpriced[["model", "unpriced_calls", "unpriced_tokens"]]
+                .rename(columns={"unpriced_calls": "calls", "unpriced_tokens": "tokens"})
+                .sort_values("tokens", ascending=False).reset_index(drop=True))
     return Report(
         month=start.strftime("%Y-%m"), start=start, end=end, cut=cut, prev_start=prev_start, prev_cut=prev_cut,
         budget=budget, forecast=linear_forecast(totals["cost_usd"], start, end, cut, budget), totals=totals,
@@ -155,6 +150,14 @@ def build_report(
         drivers=_drivers(grouped, totals["cost_usd"], top), unpriced_models=unpriced,
         daily=_daily(days, start, cut, anomaly_k), anomaly_k=anomaly_k, filters=filters,
     )
+
+
+def _as_date(d: date | datetime) -> date:
+    return d.date() if isinstance(d, datetime) else d
+
+
+def _plain(v: Any) -> Any:
+    return v.item() if hasattr(v, "item") else v
 
 
 def _breakdowns(grouped: pd.DataFrame) -> tuple[dict[str, pd.DataFrame], float]:

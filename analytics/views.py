@@ -14,7 +14,7 @@ import functools
 import duckdb
 from tokentrail.analytics.catalogue import DAY_SECONDS, MAX_TOKENS, Segment
 from tokentrail.analytics.overrides import Overrides, SelfHosted, load_overrides
-from tokentrail.analytics.prices import CallKey, catalogue_for, price_table, resolve
+from tokentrail.analytics.prices import CallKey, catalogue_for, context_window_for, price_table, resolve
 
 from tokentrail.columns import COLUMNS, STORED_COLUMNS
 
@@ -107,14 +107,46 @@ def _resolve_all(con: duckdb.DuckDBPyConnection, keys: list[CallKey], overrides:
             yield key, list(_catalogue_cached(key))
 
 
-def _cost_view_sql(has_time_of_day: bool, has_size_tiers: bool) -> str:
+KEY_FIELDS = ("provider", "model", "response_model", "service_tier")
+# Join-key choices, cheapest first. Each string column in the join costs ~20% more time at 10M rows,
+# and in most data the price depends on the model (and tier) alone.
+_KEY_CHOICES = (
+    ("model",),
+    ("model", "service_tier"),
+    ("model", "response_model"),
+    ("model", "response_model", "service_tier"),
+    ("provider", "model", "service_tier"),
+    KEY_FIELDS,
+)
+
+
+def join_columns(resolved: list[tuple[CallKey, list[Segment]]]) -> tuple[str, ...]:
+    """The fewest key columns that still determine every call's price rows exactly."""
+    for choice in _KEY_CHOICES:
+        seen: dict[tuple[str, ...], tuple] = {}
+        for key, segments in resolved:
+            sub = tuple(getattr(key, f) for f in choice)
+            signature = (tuple(segments), context_window_for(key) if segments else None)
+            if seen.setdefault(sub, signature) != signature:
+                break
+        else:
+            return choice
+    return KEY_FIELDS
+
+
+def collapse(resolved: list[tuple[CallKey, list[Segment]]], used: tuple[str, ...]):
+    """One entry per distinct value of the join columns; the other key columns become NULL."""
+    out: dict[CallKey, list[Segment]] = {}
+    for key, segments in resolved:
+        short = CallKey(**{f: (getattr(key, f) if f in used else "") for f in KEY_FIELDS})
+        out.setdefault(short, segments)
+    return out.items()
+
+
+def _cost_view_sql(has_time_of_day: bool, has_size_tiers: bool, used: tuple[str, ...] = KEY_FIELDS) -> str:
     stored = ", ".join(c.name for c in STORED_COLUMNS)
     # NULL-safe equality: a call without provider/response_model/service_tier still finds its row.
-    conditions = [
-        "p.provider IS NOT DISTINCT FROM r.provider",
-        "p.model IS NOT DISTINCT FROM r.model",
-        "p.response_model IS NOT DISTINCT FROM r.response_model",
-        "p.service_tier IS NOT DISTINCT FROM r.service_tier",
+    conditions = [f"p.{f} IS NOT DISTINCT FROM r.{f}" for f in used] + [
         "r.ts >= p.valid_from",
         "r.ts < p.valid_to",
     ]
@@ -206,7 +238,9 @@ def install_views(con: duckdb.DuckDBPyConnection, overrides: Overrides | None = 
     if overrides is None:
         overrides = load_overrides()
     keys = _distinct_keys(con)
-    table = price_table(_resolve_all(con, keys, overrides))
+    resolved = list(_resolve_all(con, keys, overrides))
+    used = join_columns(resolved)
+    table = price_table(collapse(resolved, used))
     con.register(_PRICES_ARROW, table)
     try:
         con.execute(f"CREATE OR REPLACE TEMP TABLE prices AS SELECT * FROM {_PRICES_ARROW}")
@@ -220,7 +254,7 @@ def install_views(con: duckdb.DuckDBPyConnection, overrides: Overrides | None = 
         (a, u) != (-1, MAX_TOKENS)
         for a, u in zip(table.column("input_above").to_pylist(), table.column("input_upto").to_pylist(), strict=False)
     )
-    con.execute(_cost_view_sql(bool(tod), bool(tiers)))
+    con.execute(_cost_view_sql(bool(tod), bool(tiers), used))
     con.execute(LLM_CALLS_VIEW_SQL)
     con.execute(DAILY_VIEW_SQL)
     con.execute(DAILY_COST_VIEW_SQL)

@@ -217,3 +217,19 @@ def test_bad_overrides_file_is_a_clear_error(tmp_path):
     bad.write_text('[[price]]\ninput = 1\noutput = 2\n')
     with pytest.raises(PriceConfigError, match="model"):
         load_overrides(bad)
+
+
+def test_join_uses_every_column_that_changes_the_price(make_db):
+    """The view joins on as few key columns as the data allows; mixing keys must stay exact."""
+    overrides = parse_overrides({"self_hosted": [{"model": "shared-name", "provider": "vllm", "gpu_hour_usd": 3.6,
+                                                  "tokens_per_second": 1000}]})
+    path = make_db([
+        {"ts": datetime(2026, 11, 2), "model": "gpt-4o", "input_tokens": M, "output_tokens": 0},
+        {"ts": datetime(2026, 11, 3), "model": "gpt-4o", "response_model": "gpt-4o-2024-05-13", "input_tokens": M,
+         "output_tokens": 0},
+        {"ts": datetime(2026, 11, 4), "model": "gpt-4o", "service_tier": "batch", "input_tokens": M, "output_tokens": 0},
+        {"ts": datetime(2026, 11, 5), "provider": "openai", "model": "shared-name", "input_tokens": M, "output_tokens": 0},
+        {"ts": datetime(2026, 11, 6), "provider": "vllm", "model": "shared-name", "input_tokens": M, "output_tokens": 0},
+    ])
+    got = [(r["cost_usd"] if r["price_known"] else None) for r in costs(path, overrides)]
+    assert got == [pytest.approx(2.50), pytest.approx(5.0), pytest.approx(1.25), None, pytest.approx(1.0)]
