@@ -121,18 +121,25 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
     def _read_body(self) -> bytes:
-        if self.headers.get("transfer-encoding", "").lower() == "chunked":
-            parts = []
-            while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
-                    return b"".join(parts)
-                parts.append(self.rfile.read(size))
-                self.rfile.readline()
-        length = int(self.headers.get("content-length") or 0)
-        return self.rfile.read(length) if length else b""
+        try:
+            if self.headers.get("transfer-encoding", "").lower() == "chunked":
+                return self._read_chunked()
+            length = int(self.headers.get("content-length") or 0)
+        except ValueError:
+            self.close_connection = True  # we can't tell where this request ends
+            raise ApiError(400, "Malformed request framing (Content-Length or chunk size).") from None
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _read_chunked(self) -> bytes:
+        parts = []
+        while True:
+            size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                    pass  # trailers
+                return b"".join(parts)
+            parts.append(self.rfile.read(size))
+            self.rfile.readline()
 
     def _hold(self, seconds: float) -> None:
         """A timeout fault: accept the request, say nothing, then hang up (or on shutdown)."""

@@ -128,3 +128,16 @@ def test_tool_choice_without_tools_is_a_400(client: openai.OpenAI) -> None:
     with pytest.raises(openai.BadRequestError) as info:
         client.chat.completions.create(model="gpt-4o", messages=MESSAGES, tool_choice="required")
     assert info.value.param == "tool_choice"
+
+
+def test_malformed_framing_is_a_400_and_closes_the_connection(simulator) -> None:
+    import socket
+
+    with socket.create_connection(("127.0.0.1", simulator.port), timeout=5) as conn:
+        conn.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: ten\r\n\r\n")
+        reply = b""
+        while chunk := conn.recv(4096):
+            reply += chunk
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400")
+    assert b'"invalid_request_error"' in body
