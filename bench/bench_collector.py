@@ -126,6 +126,12 @@ def start_collector(db: Path, *extra: str) -> tuple[subprocess.Popen, str]:
     return proc, url
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used (all its threads, DuckDB's included)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -162,14 +168,20 @@ def collector_run(tmp: Path, clients: int, seconds: float, batch: int) -> dict:
     db = tmp / "bench.duckdb"
     proc, url = start_collector(db)
     # Rate = acknowledged spans / the clients' sending window (their set-up is not counted).
+    cpu_before = cpu_seconds(proc.pid)
     acked, sent, elapsed = run_clients(url, clients, seconds, batch)
+    cpu_used = cpu_seconds(proc.pid) - cpu_before
     rss = peak_rss_mb(proc.pid)
     proc.send_signal(signal.SIGTERM)
     proc.wait(120)
     spans, llm = count_rows(db)
     return {"clients": clients, "batch": batch, "acked_spans": acked, "sent_spans": sent,
             "seconds": round(elapsed, 2), "spans_per_s": round(acked / seconds), "rows_spans": spans,
-            "rows_llm_calls": llm, "rows_match_acked": spans == acked == llm, "collector_peak_rss_mb": round(rss, 1)}
+            "rows_llm_calls": llm, "rows_match_acked": spans == acked == llm, "collector_peak_rss_mb": round(rss, 1),
+            # Load-independent figure: collector CPU per span (on a shared box wall-clock rates
+            # mostly measure the neighbours).
+            "collector_cpu_us_per_span": round(cpu_used / max(acked, 1) * 1e6, 1),
+            "load_average_1m": os.getloadavg()[0]}
 
 
 def baseline(tmp: Path, batch: int, batches: int = 40) -> dict:
@@ -274,6 +286,8 @@ def main() -> None:
                "target_spans_per_s": 50_000}
     rows = [
         ("collector, end to end (spans/s acked)", run["spans_per_s"]),
+        ("  collector CPU per span (µs, all threads)", run["collector_cpu_us_per_span"]),
+        ("  1-minute load average at the end", round(run["load_average_1m"], 2)),
         ("  rows stored == acked", run["rows_match_acked"]),
         ("decode only, one core (spans/s)", base["decode_spans_per_s"]),
         ("Store.write only (spans/s)", base["store_write_spans_per_s"]),
