@@ -193,20 +193,22 @@ def baseline(tmp: Path, batch: int, batches: int = 40) -> dict:
 
     template, offsets = build_template(batch)
     tables = []
-    decode_s = 0.0
+    decode_s = decode_cpu = 0.0
     for _ in range(batches):
         data = fresh_ids(template, offsets)
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         tables.append(decode_traces(data).tables())
         decode_s += time.perf_counter() - t
+        decode_cpu += time.process_time() - c
     n = batch * batches
-    out = {"decode_spans_per_s": round(n / decode_s)}
+    out = {"decode_spans_per_s": round(n / decode_s), "decode_cpu_us_per_span": round(decode_cpu / n * 1e6, 1)}
 
-    store = Store(connect(tmp / "baseline.duckdb"))
-    t = time.perf_counter()
+    store = Store(connect(tmp / "baseline.duckdb", checkpoint_threshold="256MB"))
+    t, c = time.perf_counter(), time.process_time()
     for pair in tables:
         store.write([pair])
     out["store_write_spans_per_s"] = round(n / (time.perf_counter() - t))
+    out["store_write_cpu_us_per_span"] = round((time.process_time() - c) / n * 1e6, 1)
     store.close()
 
     con = duckdb.connect(str(tmp / "plain.duckdb"))
@@ -290,7 +292,9 @@ def main() -> None:
         ("  1-minute load average at the end", round(run["load_average_1m"], 2)),
         ("  rows stored == acked", run["rows_match_acked"]),
         ("decode only, one core (spans/s)", base["decode_spans_per_s"]),
+        ("  decode CPU per span (µs)", base["decode_cpu_us_per_span"]),
         ("Store.write only (spans/s)", base["store_write_spans_per_s"]),
+        ("  Store.write CPU per span (µs)", base["store_write_cpu_us_per_span"]),
         ("DuckDB Arrow insert, no keys (rows/s)", base["duckdb_arrow_insert_no_keys_rows_per_s"]),
         *((f"dedupe: {k} (spans/s)", v) for k, v in base["dedupe_spans_per_s"].items()),
         ("overload: 503 responses", over["responses_503"]),
