@@ -7,14 +7,11 @@ mistakes approximate counts for exact ones.
 
 from __future__ import annotations
 
-import logging
 import threading
 import warnings
 import zlib
 from collections.abc import Sequence
 from typing import Any, Protocol
-
-log = logging.getLogger(__name__)
 
 DEFAULT_ENCODING = "o200k_base"
 
@@ -94,7 +91,6 @@ def _load(name: str) -> Tokenizer:
             "directory holding the vocabulary files for exact counts."
         )
         warnings.warn(message, TokenizerWarning, stacklevel=3)
-        log.warning(message)
         return _Approximate(name)
 
 

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
 import openai
 import pytest
 import tiktoken
@@ -115,3 +121,32 @@ def test_prompt_cache_hits_are_the_longest_seen_prefix_in_128_token_steps() -> N
     assert cache.lookup_and_store("m", seen[:1023] + [-1] * 900) == 0  # diverges before 1024
     assert cache.lookup_and_store("m", seen) == 1024 + (2000 - 1024) // 128 * 128
     assert cache.lookup_and_store("other-model", seen) == 0
+
+
+def test_simulator_without_vocabularies_warns_and_still_answers(tmp_path) -> None:
+    """No cached vocabulary and no way to download one: approximate counts, and a visible warning."""
+    env = {
+        **os.environ,
+        "TIKTOKEN_CACHE_DIR": str(tmp_path),  # empty
+        "HTTPS_PROXY": "http://127.0.0.1:9",  # the download fails at once, internet or not
+        "HTTP_PROXY": "http://127.0.0.1:9",
+    }
+    cli = Path(sys.executable).with_name("tokentrail")
+    proc = subprocess.Popen(
+        [str(cli), "simulate", "--port", "0", "--latency-scale", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        url = re.search(r"http://127\.0\.0\.1:\d+/v1", proc.stdout.readline()).group(0)
+        with openai.OpenAI(base_url=url, api_key="k", max_retries=0) as c:
+            text = "x" * 40
+            r = c.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": text}])
+    finally:
+        proc.terminate()
+        _, stderr = proc.communicate(timeout=10)
+    # 3 + 3 framing, "user" (4 chars → 1), 40 chars → 10: the 4-characters-per-token approximation.
+    assert r.usage.prompt_tokens == 3 + 3 + 1 + 10
+    assert "TokenizerWarning" in stderr and "approximate" in stderr
