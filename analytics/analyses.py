@@ -70,25 +70,76 @@ def cost_by(
     """Spend grouped by one or more of model, provider, day, user, feature, service (and hour, week,
     month, service_tier, operation). Unpriced calls are counted, never costed as $0."""
     names = _dims(by)
-    select = ", ".join(f"{DIMENSIONS[n]} AS {n}" for n in names)
-    group = ", ".join(str(i + 1) for i in range(len(names)))
     where, params = _where(filters)
     order = "1" if names[0] in GRAINS else "cost_usd DESC NULLS LAST"
-    sql = f"""
-        SELECT {select},
-               count(*) AS calls,
-               sum(cost_usd) AS cost_usd,
+    tail = f"""
+        ORDER BY {order}{', ' + ', '.join(str(i + 2) for i in range(len(names) - 1)) if len(names) > 1 else ''}
+        {f'LIMIT {int(limit)}' if limit else ''}"""
+    src = _src(source)
+    with src.pinned():
+        info = src.query("SELECT join_columns, day_aligned FROM pricing_info").iloc[0]
+        if bool(info["day_aligned"]):
+            return src.query(_cost_by_preaggregated(names, where, str(info["join_columns"]).split(",")) + tail,
+                             params)
+        select = ", ".join(f"{DIMENSIONS[n]} AS {n}" for n in names)
+        sql = f"""
+            SELECT {select},
+                   count(*) AS calls,
+                   sum(cost_usd) AS cost_usd,
+                   sum(input_cost_usd) AS input_cost_usd,
+                   sum(output_cost_usd) AS output_cost_usd,
+                   count(CASE WHEN NOT price_known THEN 1 END) AS unpriced_calls,
+                   sum(input_tokens) AS input_tokens,
+                   sum(output_tokens) AS output_tokens
+            FROM llm_calls {where}
+            GROUP BY {", ".join(str(i + 1) for i in range(len(names)))}
+        """
+        return src.query(sql + tail, params)
+
+
+def _cost_by_preaggregated(names: list[str], where: str, keys: list[str]) -> str:
+    """The same figures as summing `llm_calls`, computed by summing tokens first and pricing the sums.
+
+    Exact when every price row starts and ends at midnight and has no time-of-day window or size
+    tier (`pricing_info.day_aligned`): the price is then constant per (day, price key), and cost is
+    linear in tokens. At 10M rows this joins ~1,000 groups instead of every row: about twice as fast.
+    """
+    dims = ", ".join(f"{DIMENSIONS[n]} AS {n}" for n in names)
+    key_cols = ", ".join(keys)
+    n_group = len(names) + 1 + len(keys)
+    on = " AND ".join(f"p.{k} IS NOT DISTINCT FROM a.{k}" for k in keys)
+    outer = ", ".join(f"a.{n}" for n in names)
+    return f"""
+        WITH a AS (
+            SELECT {dims}, CAST(ts AS DATE) AS _day, {key_cols},
+                   count(*) AS calls,
+                   sum(greatest(coalesce(input_tokens, 0) - coalesce(cached_input_tokens, 0)
+                                - coalesce(cache_write_tokens, 0), 0)) AS _uncached,
+                   sum(coalesce(cached_input_tokens, 0)) AS _cached,
+                   sum(coalesce(cache_write_tokens, 0)) AS _written,
+                   sum(greatest(coalesce(output_tokens, 0) - coalesce(reasoning_tokens, 0), 0)) AS _visible,
+                   sum(coalesce(reasoning_tokens, 0)) AS _reasoning,
+                   sum(input_tokens) AS input_tokens,
+                   sum(output_tokens) AS output_tokens
+            FROM llm_calls_raw {where}
+            GROUP BY {", ".join(str(i + 1) for i in range(n_group))}
+        ), c AS (
+            SELECT {outer}, a.calls, a.input_tokens, a.output_tokens, p.valid_from IS NOT NULL AS priced,
+                   (a._uncached * p.input_per_mtok + a._cached * p.cache_read_per_mtok
+                    + a._written * p.cache_write_per_mtok) / 1e6 AS input_cost_usd,
+                   (a._visible * p.output_per_mtok + a._reasoning * p.reasoning_per_mtok) / 1e6 AS output_cost_usd
+            FROM a LEFT JOIN prices p ON {on} AND a._day >= p.valid_from AND a._day < p.valid_to
+        )
+        SELECT {", ".join(names)},
+               CAST(sum(calls) AS BIGINT) AS calls,
+               sum(input_cost_usd + output_cost_usd) AS cost_usd,
                sum(input_cost_usd) AS input_cost_usd,
                sum(output_cost_usd) AS output_cost_usd,
-               sum(CASE WHEN price_known THEN 0 ELSE 1 END) AS unpriced_calls,
-               sum(input_tokens) AS input_tokens,
-               sum(output_tokens) AS output_tokens
-        FROM llm_calls {where}
-        GROUP BY {group}
-        ORDER BY {order}{', ' + ', '.join(str(i + 2) for i in range(len(names) - 1)) if len(names) > 1 else ''}
-        {f'LIMIT {int(limit)}' if limit else ''}
-    """
-    return _src(source).query(sql, params)
+               CAST(sum(CASE WHEN priced THEN 0 ELSE calls END) AS BIGINT) AS unpriced_calls,
+               CAST(sum(input_tokens) AS BIGINT) AS input_tokens,
+               CAST(sum(output_tokens) AS BIGINT) AS output_tokens
+        FROM c
+        GROUP BY {", ".join(str(i + 1) for i in range(len(names)))}"""
 
 
 def cost_by_model(source: Source | None = None, filters: Filters | None = None) -> pd.DataFrame:

@@ -10,6 +10,7 @@ direct-file reader and the collector's query endpoint call it, so the same SQL w
 from __future__ import annotations
 
 import functools
+from datetime import time
 
 import duckdb
 from tokentrail.analytics.catalogue import DAY_SECONDS, MAX_TOKENS, Segment
@@ -226,7 +227,7 @@ FROM llm_calls_daily
 GROUP BY day
 """
 
-VIEW_NAMES = ("prices", "llm_calls_priced", "llm_calls", "llm_calls_daily", "llm_cost_daily")
+VIEW_NAMES = ("prices", "pricing_info", "llm_calls_priced", "llm_calls", "llm_calls_daily", "llm_cost_daily")
 
 
 def install_views(con: duckdb.DuckDBPyConnection, overrides: Overrides | None = None) -> None:
@@ -255,6 +256,12 @@ def install_views(con: duckdb.DuckDBPyConnection, overrides: Overrides | None = 
         for a, u in zip(table.column("input_above").to_pylist(), table.column("input_upto").to_pylist(), strict=False)
     )
     con.execute(_cost_view_sql(bool(tod), bool(tiers), used))
+    # What the analyses need to price pre-aggregated usage exactly (see analyses.cost_by).
+    day_aligned = not tod and not tiers and all(
+        v.time() == time(0) for c in ("valid_from", "valid_to") for v in table.column(c).to_pylist()
+    )
+    con.execute("CREATE OR REPLACE TEMP TABLE pricing_info AS SELECT ? AS join_columns, ? AS day_aligned",
+                [",".join(used), day_aligned])
     con.execute(LLM_CALLS_VIEW_SQL)
     con.execute(DAILY_VIEW_SQL)
     con.execute(DAILY_COST_VIEW_SQL)

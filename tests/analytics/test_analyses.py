@@ -6,6 +6,7 @@ import json
 from datetime import datetime, timedelta
 
 import pytest
+from tokentrail.analytics.analyses import DIMENSIONS
 from tokentrail.analytics.overrides import Overrides
 
 from tokentrail import analytics as a
@@ -188,3 +189,27 @@ def test_overview(src):
     assert k["error_rate"] == pytest.approx(3 / len(ROWS))
     assert k["unpriced_calls"] == 1
     assert k["cache_savings_usd"] == pytest.approx(5 * 60_000 * 0.075 / 1e6 + 2 * (15_000 + 600) / 1e6)
+
+
+@pytest.mark.parametrize("aligned", [True, False])
+def test_cost_by_equals_summing_the_view(make_db, aligned):
+    """cost_by prices token sums when prices only change at midnight; either way it must equal SUM(cost_usd)."""
+    rows = [{"ts": T0 + timedelta(hours=7 * i), "model": m, "service_tier": tier, "feature": f"f{i % 3}",
+             "input_tokens": 1000 * (i + 1), "cached_input_tokens": 100 * i, "output_tokens": 50 * i,
+             "reasoning_tokens": 10 * i if m == "o3" else None}
+            for i in range(40) for m, tier in (("gpt-4o", None), ("gpt-4o", "batch"), ("o3", None), ("nope", None))]
+    if not aligned:  # DeepSeek's off-peak window makes prices change within a day
+        rows.append({"ts": T0, "provider": "deepseek", "model": "deepseek-chat", "input_tokens": 5000,
+                     "output_tokens": 100})
+    src = a.connect(db=make_db(rows), overrides=Overrides())
+    assert bool(src.query("SELECT day_aligned FROM pricing_info").iloc[0, 0]) is aligned
+    for by in (("day", "model"), ("feature",), ("hour", "service_tier"), ("model",)):
+        got = a.cost_by(src, a.Filters(start=T0 + timedelta(hours=5)), by)
+        cols = ", ".join(DIMENSIONS[n] for n in by)
+        want = src.query(f"SELECT {cols}, count(*) AS n, sum(cost_usd) AS c, count(CASE WHEN NOT price_known "
+                         f"THEN 1 END) AS u FROM llm_calls WHERE ts >= ? GROUP BY ALL", [T0 + timedelta(hours=5)])
+        assert len(got) == len(want)
+        merged = got.merge(want, left_on=list(by), right_on=list(want.columns[: len(by)]))
+        assert len(merged) == len(want)
+        assert (merged["calls"] == merged["n"]).all() and (merged["unpriced_calls"] == merged["u"]).all()
+        assert merged["cost_usd"].fillna(-1).to_numpy() == pytest.approx(merged["c"].fillna(-1).to_numpy())
