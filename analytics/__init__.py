@@ -13,7 +13,8 @@ Querying
     views.install_views(con, overrides=None)
         TEMP `prices`, `llm_calls_priced` (llm_calls + rates), `llm_calls` (the column contract
         incl. cost_usd, input_cost_usd, output_cost_usd, price_known, saved_cost_usd),
-        `llm_calls_daily` (day x service x provider x model x feature x user_id) and `llm_cost_daily`.
+        `llm_calls_daily` (day x service x provider x model x feature x user_id), `llm_cost_daily`
+        and `pricing_info` (how prices are joined). Reference: docs/schema.md.
 
 Filtering
     Filters(start, end, service, model, feature, user, provider)  # lists or None

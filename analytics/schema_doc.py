@@ -30,6 +30,13 @@ PRICES = (
     ("context_window", "BIGINT", "The catalogue model's context window."),
 )
 
+PRICING_INFO = (
+    ("join_columns", "VARCHAR", "Which of provider, model, response_model, service_tier the price join uses: "
+     "the fewest that determine every call's price in this data (the others are NULL in `prices`)."),
+    ("day_aligned", "BOOLEAN", "True when every price row starts and ends at midnight with no time-of-day "
+     "window or size tier; analyses then price daily token sums instead of every row (same result, faster)."),
+)
+
 DAILY = (
     ("day", "DATE", "UTC day of `ts`."),
     ("service, provider, model, feature, user_id", "VARCHAR", "Grouping keys."),
@@ -95,6 +102,10 @@ def render() -> str:
         "(provider, model, response_model, service_tier) in `llm_calls_raw`. Rows of one key never overlap.",
         "",
         *_table(PRICES),
+        "",
+        "`pricing_info` (one row) says how `prices` is joined:",
+        "",
+        *_table(PRICING_INFO),
         "",
         "## `llm_calls_daily`: daily roll-up",
         "",

@@ -133,6 +133,6 @@ def test_schema_doc_is_generated_and_documents_every_column(make_db):
         assert f"| `{c.name}` | {c.sql_type} |" in doc
     # and every column the views expose is in the reference
     path = make_db([{"ts": datetime(2026, 11, 2), "model": "gpt-4o"}])
-    for view in ("llm_calls", "llm_calls_priced", "llm_calls_daily", "llm_cost_daily", "prices"):
+    for view in ("llm_calls", "llm_calls_priced", "llm_calls_daily", "llm_cost_daily", "prices", "pricing_info"):
         for col in query(f"SELECT * FROM {view} LIMIT 0", db=path).columns:
             assert f"`{col}`" in doc or f"{col}," in doc or f", {col}`" in doc or f" {col}," in doc, (view, col)
