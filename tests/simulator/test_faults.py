@@ -97,7 +97,8 @@ def test_drop_mid_responses_stream(client: openai.OpenAI) -> None:
 
 def test_sdk_retry_honours_retry_after(simulator) -> None:
     key = uuid.uuid4().hex
-    retry_after = 0.3
+    # Shorter than any backoff the SDK picks by itself (0.375 s and up), so the gaps tell which one it used.
+    retry_after = 0.1
     with openai.OpenAI(base_url=simulator.base_url, api_key="k", max_retries=3) as client:
         started = time.monotonic()
         raw = client.chat.completions.with_raw_response.create(
@@ -114,9 +115,22 @@ def test_sdk_retry_honours_retry_after(simulator) -> None:
     attempts = [r for r in simulator.requests if r.headers.get("x-sim-fault-key") == key]
     assert [r.headers["x-stainless-retry-count"] for r in attempts] == ["0", "1", "2"]
     gaps = [b.at - a.at for a, b in zip(attempts, attempts[1:], strict=False)]
-    # Waited what Retry-After said (not the SDK's own 0.5 s, 1 s exponential backoff).
-    assert all(retry_after - 0.01 <= g < retry_after + 0.2 for g in gaps), gaps
+    assert all(retry_after - 0.01 <= g < 0.35 for g in gaps), gaps
     assert elapsed >= 2 * retry_after
+
+
+def test_sdk_waits_a_retry_after_longer_than_its_own_backoff(simulator) -> None:
+    key = uuid.uuid4().hex
+    with openai.OpenAI(base_url=simulator.base_url, api_key="k", max_retries=1) as client:
+        client.embeddings.create(
+            model="text-embedding-3-small",
+            input="x",
+            extra_headers=_fault(
+                "429", **{"x-sim-fault-count": "1", "x-sim-fault-key": key, "x-sim-retry-after": "1.2"}
+            ),
+        )
+    first, second = [r for r in simulator.requests if r.headers.get("x-sim-fault-key") == key]
+    assert 1.19 <= second.at - first.at < 1.6  # its own first backoff would be 0.375-0.5 s
 
 
 @pytest.mark.parametrize("kind", ["503", "drop"])
