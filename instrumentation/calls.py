@@ -42,6 +42,23 @@ _STATUS_ERRORS = {
 _SECRET = re.compile(r"(sk-[A-Za-z0-9_\-*]{6,}|Bearer\s+[^\s\"']+)")
 
 _reported = False
+_CACHE_HEADER_BYTES = sc.CACHE_HEADER.encode()
+
+
+def cache_hit_header(http: Any) -> bool:
+    """Whether the response cache replayed this response (header `x-tokentrail-cache: hit`).
+
+    httpx keeps headers as (raw, lowercased, value) byte triples; scanning them directly is
+    several times cheaper than `Headers.get`, which normalises the key on every call.
+    """
+    headers = http.headers
+    items = getattr(headers, "_list", None)
+    if items is None:
+        return headers.get(sc.CACHE_HEADER) == "hit"
+    for _raw, key, value in items:
+        if key == _CACHE_HEADER_BYTES:
+            return value == b"hit"
+    return False
 
 
 def report_internal_error(where: str) -> None:
@@ -63,13 +80,22 @@ def status_error_type(status: int) -> str:
     return "InternalServerError" if status >= 500 else "APIStatusError"
 
 
+_METRIC_KEYS = (sc.OPERATION, sc.PROVIDER, sc.REQUEST_MODEL, sc.SERVER_ADDRESS, sc.SERVER_PORT)
+
+
 @dataclass
 class Instruments:
-    """The three GenAI client histograms (None when metrics are off)."""
+    """The three GenAI client histograms."""
 
     token_usage: Any
     duration: Any
     ttfc: Any
+
+    def active(self) -> bool:
+        """False while these are proxies of the global API with no MeterProvider installed yet:
+        then recording would be thrown away, so we skip building the metric attributes."""
+        proxy = getattr(self.duration, "_real_instrument", self)
+        return proxy is not None
 
 
 @dataclass
@@ -90,7 +116,7 @@ class Call:
     api_type: str | None = None
 
     __slots__ = (
-        "rt", "span", "client", "body", "model", "attrs", "metric_attrs", "stream", "t0", "start_ns",
+        "rt", "span", "client", "body", "model", "attrs", "stream", "t0", "start_ns",
         "first_ns", "last_ns", "http", "retries", "retry_wait_ms", "done", "parts", "finish", "usage",
         "response_id", "response_model", "service_tier", "final",
     )
@@ -113,7 +139,6 @@ class Call:
             sc.SERVER_ADDRESS: host,
             sc.SERVER_PORT: port,
         }
-        self.metric_attrs = dict(attrs)
         attrs[sc.REQUEST_STREAM] = stream
         if self.api_type:
             attrs[sc.OPENAI_API_TYPE] = self.api_type
@@ -175,7 +200,7 @@ class Call:
                   reasoning: int | None = None, cache_write: int | None = None) -> None:
         """Usage as the API reported it; on a response-cache hit the provider spent nothing."""
         http = self.http
-        if http is not None and http.headers.get(sc.CACHE_HEADER) == "hit":
+        if http is not None and cache_hit_header(http):
             attrs[sc.CACHE_HIT] = True
             attrs[sc.CACHE_SAVED_INPUT] = inp or 0
             attrs[sc.CACHE_SAVED_OUTPUT] = out or 0
@@ -226,7 +251,7 @@ class Call:
         attrs[sc.USAGE_ENCODING] = name
         if sc.CACHE_HIT not in attrs:
             http = self.http
-            attrs[sc.CACHE_HIT] = bool(http is not None and http.headers.get(sc.CACHE_HEADER) == "hit")
+            attrs[sc.CACHE_HIT] = http is not None and cache_hit_header(http)
         window = context_window(self.model)
         if window:
             attrs[sc.CONTEXT_UTILIZATION] = inp / window
@@ -254,12 +279,13 @@ class Call:
         span = self.span
         span.set_attributes(attrs)
         instruments = self.rt.instruments
-        if instruments is not None:
+        if instruments is not None and instruments.active():
             self._record_metrics(instruments, attrs, end_perf_ns, error)
         span.end(end_time=self.start_ns + (end_perf_ns - self.t0))
 
     def _record_metrics(self, ins: Instruments, attrs: dict[str, Any], end_perf_ns: int, error: str | None) -> None:
-        mattrs = self.metric_attrs
+        start = self.attrs
+        mattrs = {key: start[key] for key in _METRIC_KEYS}
         model = attrs.get(sc.RESPONSE_MODEL)
         if model:
             mattrs[sc.RESPONSE_MODEL] = model
@@ -460,9 +486,6 @@ class ChatCall(Call):
         tier = getattr(result, "service_tier", None)
         if tier:
             attrs[sc.OPENAI_RESPONSE_SERVICE_TIER] = tier
-        fingerprint = getattr(result, "system_fingerprint", None)
-        if fingerprint:
-            attrs[sc.OPENAI_SYSTEM_FINGERPRINT] = fingerprint
         usage = result.usage
         if usage is not None:
             self._usage(usage, attrs)

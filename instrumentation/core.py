@@ -85,8 +85,12 @@ def instrument(
         if tracer_provider is None:
             from tokentrail.instrumentation.exporting import build_tracer_provider
 
-            tracer_provider, dest = build_tracer_provider(endpoint=endpoint, db=db, service_name=service_name,
-                                                          protocol=protocol)
+            try:
+                tracer_provider, dest = build_tracer_provider(endpoint=endpoint, db=db, service_name=service_name,
+                                                              protocol=protocol)
+            except Exception as exc:  # a telemetry misconfiguration must not stop the application
+                log.error("tokentrail: not instrumenting, cannot set up span export: %s", exc)
+                return False
             owned = tracer_provider
             destination = str(dest)
         tracer = tracer_provider.get_tracer("tokentrail.instrumentation", __version__)

@@ -42,7 +42,6 @@ SERVER_PORT = "server.port"
 OPENAI_API_TYPE = "openai.api.type"
 OPENAI_REQUEST_SERVICE_TIER = "openai.request.service_tier"
 OPENAI_RESPONSE_SERVICE_TIER = "openai.response.service_tier"
-OPENAI_SYSTEM_FINGERPRINT = "openai.response.system_fingerprint"
 
 # tokentrail extras
 RETRY_COUNT = "tokentrail.retry.count"

@@ -38,7 +38,6 @@ def expected_for_completion(sim: Any, r: Any) -> dict[str, Any]:
         "gen_ai.response.model": r.model,
         "gen_ai.response.finish_reasons": tuple(c.finish_reason for c in r.choices),
         "openai.response.service_tier": r.service_tier,
-        "openai.response.system_fingerprint": r.system_fingerprint,
         "gen_ai.usage.input_tokens": u.prompt_tokens,
         "gen_ai.usage.output_tokens": u.completion_tokens,
         "gen_ai.usage.cache_read.input_tokens": u.prompt_tokens_details.cached_tokens,

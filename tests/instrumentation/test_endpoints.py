@@ -41,7 +41,7 @@ def chat_completion_attrs(sim: Any, r: Any, **request: Any) -> dict[str, Any]:
         "gen_ai.request.stream": False, "openai.api.type": "chat_completions", **request,
         "gen_ai.response.id": r.id, "gen_ai.response.model": r.model,
         "gen_ai.response.finish_reasons": tuple(c.finish_reason for c in r.choices),
-        "openai.response.service_tier": r.service_tier, "openai.response.system_fingerprint": r.system_fingerprint,
+        "openai.response.service_tier": r.service_tier,
         **chat_usage(r.usage), "http.response.status_code": 200, "tokentrail.retry.count": 0,
         "tokentrail.retry.wait_ms": 0.0,
     }
