@@ -7,6 +7,7 @@ the way readers do without a collector (tokentrail.readonly.open_file_reader).
 from __future__ import annotations
 
 import threading
+import time
 
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.trace import TracerProvider
@@ -67,8 +68,10 @@ def test_kill_9_under_concurrent_load_keeps_every_acked_span(collector_process) 
     threads = [threading.Thread(target=client) for _ in range(4)]
     for t in threads:
         t.start()
-    while len(acked) < 64 * 20:
+    deadline = time.monotonic() + 120
+    while len(acked) < 64 * 20 and time.monotonic() < deadline:
         threading.Event().wait(0.05)
+    assert len(acked) >= 64 * 20, "the collector stopped acknowledging"
     proc.kill9()
     stop.set()
     for t in threads:
@@ -118,8 +121,10 @@ def test_sigterm_during_load_keeps_every_acked_span(collector_process) -> None:
     threads = [threading.Thread(target=client) for _ in range(4)]
     for t in threads:
         t.start()
-    while len(acked) < 64 * 10:
+    deadline = time.monotonic() + 120
+    while len(acked) < 64 * 10 and time.monotonic() < deadline:
         threading.Event().wait(0.05)
+    assert len(acked) >= 64 * 10, "the collector stopped acknowledging"
     assert proc.term() == 0
     for t in threads:
         t.join(60)
