@@ -156,8 +156,8 @@ def totals(source: Source | None = None, filters: Filters | None = None) -> dict
     sql = f"""
         SELECT count(*) AS calls,
                coalesce(sum(cost_usd), 0) AS cost_usd,
-               sum(CASE WHEN status = 'error' THEN 1 ELSE 0 END) AS errors,
-               sum(CASE WHEN price_known THEN 0 ELSE 1 END) AS unpriced_calls,
+               count(CASE WHEN status = 'error' THEN 1 END) AS errors,
+               count(CASE WHEN NOT price_known THEN 1 END) AS unpriced_calls,
                coalesce(sum(CASE WHEN price_known THEN 0
                                  ELSE coalesce(input_tokens, 0) + coalesce(output_tokens, 0) END), 0)
                    AS unpriced_tokens,
@@ -226,12 +226,12 @@ def retry_summary(source: Source | None = None, filters: Filters | None = None) 
     sql = f"""
         SELECT model,
                count(*) AS calls,
-               sum(CASE WHEN coalesce(retry_count, 0) > 0 THEN 1 ELSE 0 END) AS retried_calls,
+               count(CASE WHEN coalesce(retry_count, 0) > 0 THEN 1 END) AS retried_calls,
                avg(CASE WHEN coalesce(retry_count, 0) > 0 THEN 1.0 ELSE 0.0 END) AS retry_rate,
                sum(coalesce(retry_count, 0)) AS retries,
                sum(coalesce(retry_wait_ms, 0)) AS backoff_ms,
-               sum(CASE WHEN status = 'error' THEN 1 ELSE 0 END) AS failed_calls,
-               sum(CASE WHEN status = 'error' AND coalesce(retry_count, 0) > 0 THEN 1 ELSE 0 END)
+               count(CASE WHEN status = 'error' THEN 1 END) AS failed_calls,
+               count(CASE WHEN status = 'error' AND coalesce(retry_count, 0) > 0 THEN 1 END)
                    AS failed_after_retry,
                coalesce(sum(CASE WHEN status = 'error' THEN cost_usd ELSE 0 END), 0) AS failed_cost_usd
         FROM llm_calls {where}
@@ -246,8 +246,8 @@ def attempt_distribution(source: Source | None = None, filters: Filters | None =
     sql = f"""
         SELECT coalesce(retry_count, 0) + 1 AS attempts,
                count(*) AS calls,
-               sum(CASE WHEN status = 'ok' THEN 1 ELSE 0 END) AS succeeded,
-               sum(CASE WHEN status = 'error' THEN 1 ELSE 0 END) AS failed,
+               count(CASE WHEN status = 'ok' THEN 1 END) AS succeeded,
+               count(CASE WHEN status = 'error' THEN 1 END) AS failed,
                sum(coalesce(retry_wait_ms, 0)) AS backoff_ms
         FROM llm_calls_raw {where}
         GROUP BY 1 ORDER BY 1
@@ -274,7 +274,7 @@ def rate_limit_pressure(source: Source | None = None, filters: Filters | None = 
             GROUP BY 1, 2
         ), final AS (
             SELECT model, date_trunc('hour', ts) AS hour,
-                   sum(CASE WHEN http_status = 429 THEN 1 ELSE 0 END) AS final_429,
+                   count(CASE WHEN http_status = 429 THEN 1 END) AS final_429,
                    count(*) AS calls
             FROM llm_calls_raw {where}
             GROUP BY 1, 2
@@ -341,7 +341,7 @@ def response_cache(source: Source | None = None, filters: Filters | None = None,
     sql = f"""
         SELECT {DIMENSIONS[dim]} AS {dim},
                count(*) AS calls,
-               sum(CASE WHEN cache_hit THEN 1 ELSE 0 END) AS hits,
+               count(CASE WHEN cache_hit THEN 1 END) AS hits,
                avg(CASE WHEN cache_hit THEN 1.0 ELSE 0.0 END) AS hit_rate,
                coalesce(sum(saved_cost_usd), 0) AS saved_cost_usd,
                coalesce(sum(CASE WHEN cache_hit THEN saved_input_tokens END), 0) AS saved_input_tokens,
@@ -374,7 +374,7 @@ def context_pressure(
                         THEN 1.0 ELSE 0.0 END) AS share_over_threshold,
                max(coalesce(context_utilization, CAST(input_tokens AS DOUBLE) / nullif(context_window, 0)))
                    AS max_utilization,
-               sum(CASE WHEN finish_reason = 'length' THEN 1 ELSE 0 END) AS length_stops,
+               count(CASE WHEN finish_reason = 'length' THEN 1 END) AS length_stops,
                avg(CASE WHEN finish_reason = 'length' THEN 1.0 ELSE 0.0 END) AS length_share
         FROM llm_calls_priced {where}
         GROUP BY model ORDER BY share_over_threshold DESC, calls DESC
@@ -398,7 +398,7 @@ def usage_totals(source: Source | None = None, filters: Filters | None = None) -
                    AS visible_output_tokens,
                coalesce(sum(reasoning_tokens), 0) AS reasoning_tokens,
                coalesce(sum(cost_usd), 0) AS actual_cost_usd,
-               sum(CASE WHEN price_known THEN 0 ELSE 1 END) AS unpriced_calls
+               count(CASE WHEN NOT price_known THEN 1 END) AS unpriced_calls
         FROM llm_calls {where}
     """
     row = _src(source).query(sql, params).to_dict("records")[0]
@@ -461,7 +461,7 @@ def daily_spend(source: Source | None = None, filters: Filters | None = None) ->
     where, params = _where(filters)
     sql = f"""
         SELECT CAST(ts AS DATE) AS day, count(*) AS calls, coalesce(sum(cost_usd), 0) AS cost_usd,
-               sum(CASE WHEN price_known THEN 0 ELSE 1 END) AS unpriced_calls
+               count(CASE WHEN NOT price_known THEN 1 END) AS unpriced_calls
         FROM llm_calls {where} GROUP BY 1 ORDER BY 1
     """
     return _src(source).query(sql, params)

@@ -134,7 +134,7 @@ def build_report(
             """,
             [*wparams, start - timedelta(days=BASELINE_DAYS), cut],
         )
-    month_days = days[[_as_date(d) >= start.date() for d in days["day"]]]
+    month_days = days[days["day"].map(lambda d: _as_date(d) >= start.date()).astype(bool)]
     totals = {c: _plain(month_days[c].sum()) for c in days.columns if c != "day"}
     breakdowns, prev_total = _breakdowns(grouped)
     g = grouped

@@ -63,13 +63,17 @@ class Source:
         if self._pinned is not None:
             yield self._pinned
             return
+        import duckdb
         from tokentrail.analytics.views import install_views
 
         from tokentrail.readonly import open_file_reader
 
         try:
             with open_file_reader(self.db) as con:
-                install_views(con, self.overrides)
+                try:
+                    install_views(con, self.overrides)
+                except duckdb.CatalogException as exc:
+                    raise QueryError(f"{self.db} is not a tokentrail database (no llm_calls_raw table)") from exc
                 yield con
         except FileNotFoundError as exc:
             raise QueryError(str(exc)) from exc

@@ -144,3 +144,19 @@ def test_report_command_writes_files_and_filters(db, tmp_path, capsys):
 def test_report_with_filters_matches_sql(db):
     r = build_report(connect(db=db, overrides=Overrides()), "2026-11", as_of=AS_OF, filters=Filters(user="u3"))
     assert r.totals["cost_usd"] == pytest.approx(10 * (2.5 + 0.5))
+
+
+def test_empty_month_and_not_a_tokentrail_file(make_db, tmp_path, capsys):
+    empty = make_db([])
+    assert main(["report", "--month", "2026-11", "--db", str(empty), "--budget", "10", "--as-of", "2026-11-15"]) == 0
+    out = capsys.readouterr().out
+    assert "| Spend | $0.00 |" in out and "not this month" in out
+    cfg = tmp_path / "b.toml"
+    cfg.write_text("[[budget]]\nmonthly_usd = 10\n")
+    assert main(["budget", "check", "--config", str(cfg), "--db", str(empty), "--as-of", "2026-11-15"]) == 0
+    import duckdb
+
+    other = tmp_path / "other.duckdb"
+    duckdb.connect(str(other)).execute("CREATE TABLE t (a INTEGER)").close()
+    assert main(["sql", "SELECT 1", "--db", str(other)]) == 1
+    assert "not a tokentrail database" in capsys.readouterr().err
