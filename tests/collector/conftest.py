@@ -72,8 +72,8 @@ class CollectorProcess:
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(10)
 
-    def term(self) -> int:
-        self.proc.send_signal(signal.SIGTERM)
+    def term(self, sig: int = signal.SIGTERM) -> int:
+        self.proc.send_signal(sig)
         return self.proc.wait(30)
 
 

@@ -6,9 +6,11 @@ the way readers do without a collector (tokentrail.readonly.open_file_reader).
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 
+import pytest
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -80,14 +82,15 @@ def test_kill_9_under_concurrent_load_keeps_every_acked_span(collector_process) 
     assert acked <= stored, f"{len(acked - stored)} acknowledged spans lost"
 
 
-def test_sigterm_flushes_and_exits_cleanly(collector_process) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_sigterm_flushes_and_exits_cleanly(collector_process, sig) -> None:
     proc = collector_process()
     sent: set[str] = set()
     for _ in range(5):
         req = make_request(30)
         assert http("POST", proc.url + "/v1/traces", req.SerializeToString(), PB).status == 200
         sent.update(s.span_id.hex() for s in req.resource_spans[0].scope_spans[0].spans)
-    assert proc.term() == 0
+    assert proc.term(sig) == 0
     assert _stored_ids(proc.db) == sent
     # A restarted collector on the same file keeps deduplicating against what is stored.
     again = collector_process(db=proc.db)
