@@ -162,16 +162,25 @@ class _Handler(BaseHTTPRequestHandler):
             **sim.rate_limit_headers(),
         }
 
-    def _send_error(self, err: ApiError) -> None:
-        payload = dumps(err.body())
-        self.send_response(err.status)
-        headers = {"x-request-id": self.server.simulator.new_id("req_", 32), **err.headers}
+    def _start_response(self, status: int, headers: dict[str, str]) -> None:
+        """Status line and headers, buffered: `_send` puts them on the wire with the first body bytes."""
+        self.send_response(status)
         for name, value in headers.items():
             self.send_header(name, value)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
+        self._headers_buffer.append(b"\r\n")
+
+    def _send(self, data: bytes) -> None:
+        """Write `data`, preceded by any buffered headers: one syscall, one TCP segment for small replies."""
+        head = b"".join(getattr(self, "_headers_buffer", []))
+        self._headers_buffer = []
+        self.wfile.write(head + data)
+
+    def _send_error(self, err: ApiError) -> None:
+        payload = dumps(err.body())
+        headers = {"x-request-id": self.server.simulator.new_id("req_", 32), **err.headers}
+        headers.update({"content-type": "application/json", "content-length": str(len(payload))})
+        self._start_response(err.status, headers)
+        self._send(payload)
 
     def _wait_until(self, deadline: float) -> bool:
         """Pace the reply against absolute deadlines, so per-frame overheads don't add up to drift.
@@ -189,16 +198,13 @@ class _Handler(BaseHTTPRequestHandler):
         if not self._wait_until(started + reply.delay_s):
             return self._hang_up()
         payload = dumps(reply.body)
-        self.send_response(reply.status)
-        for name, value in self._common_headers(started).items():
-            self.send_header(name, value)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(payload)))
-        self.end_headers()
+        headers = self._common_headers(started)
+        headers.update({"content-type": "application/json", "content-length": str(len(payload))})
+        self._start_response(reply.status, headers)
         if drop:  # promise the whole body, deliver half, hang up
-            self.wfile.write(payload[: len(payload) // 2])
+            self._send(payload[: len(payload) // 2])
             return self._hang_up()
-        self.wfile.write(payload)
+        self._send(payload)
         return None
 
     def _send_stream(self, reply: StreamReply, started: float, *, drop: bool) -> None:
@@ -206,31 +212,32 @@ class _Handler(BaseHTTPRequestHandler):
         deadline = started + (frames[0].delay_s if frames else 0.0)
         if not self._wait_until(deadline):
             return self._hang_up()
-        self.send_response(200)
-        for name, value in self._common_headers(started).items():
-            self.send_header(name, value)
-        self.send_header("content-type", "text/event-stream; charset=utf-8")
-        self.send_header("cache-control", "no-cache")
-        self.send_header("transfer-encoding", "chunked")
-        self.end_headers()
+        headers = self._common_headers(started)
+        headers.update(
+            {
+                "content-type": "text/event-stream; charset=utf-8",
+                "cache-control": "no-cache",
+                "transfer-encoding": "chunked",
+            }
+        )
+        self._start_response(200, headers)
         # Frames due at the same moment travel as one HTTP chunk in one write: the same SSE bytes,
         # far fewer syscalls for us and far less chunk parsing for the client.
         cut = max(1, len(frames) // 2) if drop else len(frames)
         pending = bytearray()
         for i, frame in enumerate(frames[:cut]):
             if i > 0 and frame.delay_s > 0:
-                if pending:
-                    self.wfile.write(_chunk(pending))
-                    pending.clear()
+                self._send(_chunk(pending) if pending else b"")
+                pending.clear()
                 deadline += frame.delay_s
                 if not self._wait_until(deadline):
                     return self._hang_up()
             pending += frame.data
         if drop:
-            if pending:  # (an empty chunk would be the terminator: a clean end, not a drop)
-                self.wfile.write(_chunk(pending))
+            # (an empty chunk would be the terminator: a clean end, not a drop)
+            self._send(_chunk(pending) if pending else b"")
             return self._hang_up()
-        self.wfile.write(_chunk(pending) + b"0\r\n\r\n" if pending else b"0\r\n\r\n")
+        self._send((_chunk(pending) if pending else b"") + b"0\r\n\r\n")
         return None
 
 
