@@ -171,7 +171,14 @@ def _link(buf: bytes, start: int, stop: int) -> dict[str, Any]:
     return link
 
 
+_COMMON_STATUS = {b"": ("UNSET", None), b"\x18\x00": ("UNSET", None), b"\x18\x01": ("OK", None),
+                  b"\x18\x02": ("ERROR", None)}
+
+
 def _status(buf: bytes, start: int, stop: int) -> tuple[str, str | None]:
+    common = _COMMON_STATUS.get(buf[start:stop]) if stop - start <= 2 else None
+    if common is not None:
+        return common
     code = 0
     message = None
     for n, w, s, e in fields(buf, start, stop):
