@@ -62,13 +62,9 @@ def _run(args: argparse.Namespace) -> int:
         env["TOKENTRAIL_DB"] = str(Path(args.db).expanduser().resolve())
         env.pop("TOKENTRAIL_COLLECTOR", None)
     print(f"tokentrail dashboard on http://{host}:{port}/", file=sys.stderr, flush=True)
-    proc = subprocess.Popen(streamlit_command(port, host), env=env)
-    try:
-        return proc.wait()
-    except KeyboardInterrupt:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        return 130
+    command = streamlit_command(port, host)
+    if os.name == "posix":
+        # Become the Streamlit server: signals (Ctrl+C, SIGTERM from a supervisor) reach it directly
+        # and no orphan is left behind.
+        os.execve(command[0], command, env)
+    return subprocess.call(command, env=env)  # pragma: no cover - non-POSIX

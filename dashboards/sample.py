@@ -66,14 +66,16 @@ def _calls_sql() -> str:
                hash(i * 16 + 10) % 1000 AS r_lat,
                hash(i * 16 + 11) % 1000 AS r_svc,
                hash(i * 16 + 12) % 1000 AS r_fin,
-               -- traffic grows over time: squaring skews the age (offset back from `end`) towards 0
-               power((hash(i * 16 + 13) % 1000000) / 1000000.0, 1.3) AS r_age
+               -- traffic grows over time: the power skews the age (offset back from `end`) towards 0;
+               -- both calls of a trace share it, the first one starting a few seconds earlier
+               power((hash((i // 2) * 16 + 13) % 1000000) / 1000000.0, 1.3) AS r_age
         FROM range($n) t(i)
     ), m AS (
         SELECT *, {model_case} AS model FROM r
     ), b AS (
         SELECT *,
-               $end - to_microseconds(CAST(r_age * $span_us AS BIGINT)) AS ts,
+               $end - to_microseconds(CAST(r_age * $span_us AS BIGINT) + CASE WHEN i % 2 = 0 THEN 4000000 ELSE 0 END)
+                   AS ts,
                {op_case} AS operation,
                {provider_case} AS provider,
                {feature_case} AS feature,
@@ -179,8 +181,10 @@ FROM llm_calls_raw c
 _ROOT_SPANS_SQL = """
 INSERT OR IGNORE INTO spans
 SELECT trace_id, parent_span_id, NULL, 'POST /' || any_value(coalesce(feature, 'chat')), 'SERVER',
-       min(ts) - INTERVAL 5 MILLISECOND, max(ts) + to_microseconds(CAST(max(duration_ms) * 1000 AS BIGINT)),
-       NULL, 'UNSET', NULL, any_value(service), 'app', NULL,
+       min(ts) - INTERVAL 5 MILLISECOND,
+       max(ts + to_microseconds(CAST(duration_ms * 1000 AS BIGINT))) + INTERVAL 3 MILLISECOND,
+       (epoch_us(max(ts + to_microseconds(CAST(duration_ms * 1000 AS BIGINT)))) - epoch_us(min(ts))) / 1000.0 + 8,
+       'UNSET', NULL, any_value(service), 'app', NULL,
        json_object('http.route', '/' || any_value(coalesce(feature, 'chat'))),
        json_object('service.name', any_value(service)), NULL, NULL
 FROM llm_calls_raw GROUP BY trace_id, parent_span_id
@@ -204,6 +208,7 @@ def generate(
         end = datetime.now(timezone.utc).replace(tzinfo=None)
     start_id = 0
     with duckdb.connect(str(path)) as con:
+        con.execute("SET enable_progress_bar = false")
         ensure_schema(con)
         start_id = con.execute("SELECT count(*) FROM llm_calls_raw").fetchone()[0]
         span_us = int(timedelta(days=days).total_seconds() * 1_000_000)

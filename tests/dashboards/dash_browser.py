@@ -61,7 +61,7 @@ class Dashboard:
         full_env = {**os.environ, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false", **(env or {})}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tokentrail", "dashboard", *args, "--port", str(self.port)],
-            env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
         )
         self.url = f"http://127.0.0.1:{self.port}/"
         self._wait_healthy()
@@ -80,13 +80,20 @@ class Dashboard:
         raise TimeoutError("dashboard did not become healthy")
 
     def close(self) -> str:
-        self.proc.terminate()
-        try:
-            out, _ = self.proc.communicate(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            out, _ = self.proc.communicate()
-        return out or ""
+        """Stop the server (its whole process group, which this helper started) and return its output."""
+        import signal
+
+        for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 15)):
+            try:
+                os.killpg(self.proc.pid, sig)
+            except ProcessLookupError:
+                break
+            try:
+                out, _ = self.proc.communicate(timeout=wait)
+                return out or ""
+            except subprocess.TimeoutExpired:
+                continue
+        return ""
 
 
 class Browser:
