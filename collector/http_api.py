@@ -276,6 +276,10 @@ class Handler(BaseHTTPRequestHandler):
         except (BadBody, QueryError) as exc:
             self._send(400, json.dumps({"error": str(exc)}).encode(), JSON)
             return
+        except Exception as exc:  # never drop the connection without an answer
+            log.exception("query failed")
+            self._send(500, json.dumps({"error": f"{type(exc).__name__}: {exc}"}).encode(), JSON)
+            return
         accept = self.headers.get("Accept", "")
         headers = {"X-Tokentrail-Truncated": "true" if truncated else "false"}
         if JSON in accept and ARROW_STREAM not in accept:

@@ -61,7 +61,10 @@ def install_views_if_available(cursor: duckdb.DuckDBPyConnection) -> None:
         from tokentrail.analytics.views import install_views
     except ImportError:
         return
-    install_views(cursor)
+    try:
+        install_views(cursor)
+    except Exception:  # a broken price file must not take the raw tables down with it
+        log.exception("installing the analytics views failed; queries see the raw tables only")
 
 
 def run_query(con: duckdb.DuckDBPyConnection, request: QueryRequest, timeout_s: float) -> tuple[pa.Table, bool]:
