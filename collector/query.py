@@ -116,4 +116,4 @@ def to_json(table: pa.Table, truncated: bool) -> bytes:
     columns = [c.to_pylist() for c in table.columns]
     rows = [[_jsonable(v) for v in row] for row in zip(*columns, strict=True)] if columns else []
     doc = {"columns": table.column_names, "rows": rows, "truncated": truncated}
-    return json.dumps(doc, ensure_ascii=False, allow_nan=False).encode()
+    return json.dumps(doc, ensure_ascii=False, allow_nan=False, default=str).encode()
