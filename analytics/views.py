@@ -27,11 +27,11 @@ def _catalogue_cached(key: CallKey) -> tuple[Segment, ...]:
     return tuple(catalogue_for(key))
 
 
-# Per database file: (row count, max rowid, keys) seen by the last scan. Rows are appended, so a
-# later install only scans rowids past the mark; any sign of deletes or compaction (the count and
-# the rowid advance disagree) falls back to a full scan. A DISTINCT over four string columns costs
-# ~0.3 s at 10M rows, which every query would otherwise pay.
-_KEY_CACHE: dict[str, tuple[int, int, frozenset[CallKey]]] = {}
+# Per database file: (max rowid, that row's (trace_id, span_id), keys) from the last scan. Rows are
+# appended, so a later install only scans rowids past the mark. If deletes were compacted the
+# row at the mark is a different one (or gone), and we rescan everything. A DISTINCT over four
+# string columns costs ~0.3 s at 10M rows, which every query would otherwise pay.
+_KEY_CACHE: dict[str, tuple[int, tuple, frozenset[CallKey]]] = {}
 _KEY_SQL = "SELECT DISTINCT provider, model, response_model, service_tier FROM llm_calls_raw"
 
 
@@ -40,18 +40,28 @@ def _distinct_keys(con: duckdb.DuckDBPyConnection) -> list[CallKey]:
         "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
     ).fetchall()
     path = found[0][0] if found else None
-    count, hi = con.execute("SELECT count(*), coalesce(max(rowid), -1) FROM llm_calls_raw").fetchall()[0]
+    hi = con.execute("SELECT coalesce(max(rowid), -1) FROM llm_calls_raw").fetchall()[0][0]
     cached = _KEY_CACHE.get(path) if path else None
-    if cached is not None and cached[:2] == (count, hi):
-        return sorted(cached[2], key=_key_order)
-    if cached is not None and count - cached[0] == hi - cached[1] and count >= cached[0]:
-        rows = con.execute(_KEY_SQL + " WHERE rowid > ?", [cached[1]]).fetchall()
-        keys = cached[2] | {CallKey(*(v or "" for v in r)) for r in rows}
-    else:
-        keys = frozenset(CallKey(*(v or "" for v in r)) for r in con.execute(_KEY_SQL).fetchall())
-    if path:
-        _KEY_CACHE[path] = (count, hi, keys)
+    if cached is not None and hi >= cached[0]:
+        mark = tuple(con.execute("SELECT trace_id, span_id FROM llm_calls_raw WHERE rowid = ?",
+                                 [cached[0]]).fetchall())
+        if mark == cached[1] and hi == cached[0]:
+            return sorted(cached[2], key=_key_order)
+        if mark == cached[1]:
+            rows = con.execute(_KEY_SQL + " WHERE rowid > ?", [cached[0]]).fetchall() if hi > cached[0] else []
+            keys = cached[2] | {CallKey(*(v or "" for v in r)) for r in rows}
+            _remember(con, path, hi, keys)
+            return sorted(keys, key=_key_order)
+    keys = frozenset(CallKey(*(v or "" for v in r)) for r in con.execute(_KEY_SQL).fetchall())
+    _remember(con, path, hi, keys)
     return sorted(keys, key=_key_order)
+
+
+def _remember(con: duckdb.DuckDBPyConnection, path: str | None, hi: int, keys: frozenset[CallKey]) -> None:
+    if not path:
+        return  # in-memory databases have no stable identity
+    mark = tuple(con.execute("SELECT trace_id, span_id FROM llm_calls_raw WHERE rowid = ?", [hi]).fetchall())
+    _KEY_CACHE[path] = (hi, mark, keys)
 
 
 def _key_order(k: CallKey) -> tuple[str, str, str, str]:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import itertools
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-_ids = itertools.count(1)
 
 
 def insert_calls(path: Path, rows: list[dict[str, Any]]) -> Path:
@@ -23,12 +22,12 @@ def insert_calls(path: Path, rows: list[dict[str, Any]]) -> Path:
     con = duckdb.connect(str(path))
     try:
         ensure_schema(con)
+        con.execute("SELECT 1").fetchall()  # finish ensure_schema's open result before register()
         if rows:
             full = []
             for r in rows:
-                n = next(_ids)
-                full.append({"trace_id": f"{n:032x}", "span_id": f"{n:016x}", "status": "ok",
-                             "provider": "openai", **r})
+                ids = uuid.uuid4().hex
+                full.append({"trace_id": ids, "span_id": ids[:16], "status": "ok", "provider": "openai", **r})
             names = [c.name for c in STORED_COLUMNS if any(c.name in r for r in full)]
             table = pa.table({n: [r.get(n) for r in full] for n in names})
             con.register("new_rows", table)

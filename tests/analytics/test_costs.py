@@ -233,3 +233,20 @@ def test_join_uses_every_column_that_changes_the_price(make_db):
     ])
     got = [(r["cost_usd"] if r["price_known"] else None) for r in costs(path, overrides)]
     assert got == [pytest.approx(2.50), pytest.approx(5.0), pytest.approx(1.25), None, pytest.approx(1.0)]
+
+
+def test_models_arriving_later_are_priced_on_the_next_query(make_db):
+    """The per-file key cache only rescans new rows; new models and deletes must still be seen."""
+    import duckdb
+
+    from tests.analytics.conftest import insert_calls
+
+    path = make_db([{"ts": datetime(2026, 11, 2), "model": "gpt-4o", "input_tokens": M, "output_tokens": 0}])
+    assert [r["cost_usd"] for r in costs(path)] == [pytest.approx(2.5)]
+    insert_calls(path, [{"ts": datetime(2026, 11, 3), "model": "gpt-4o-mini", "input_tokens": M, "output_tokens": 0}])
+    assert [r["cost_usd"] for r in costs(path)] == [pytest.approx(2.5), pytest.approx(0.15)]
+    con = duckdb.connect(str(path))
+    con.execute("DELETE FROM llm_calls_raw WHERE model = 'gpt-4o'")
+    con.close()
+    insert_calls(path, [{"ts": datetime(2026, 11, 4), "model": "o3", "input_tokens": M, "output_tokens": 0}])
+    assert [r["cost_usd"] for r in costs(path)] == [pytest.approx(0.15), pytest.approx(2.0)]
