@@ -234,7 +234,10 @@ def test_stop_releases_requests_held_by_a_timeout_fault() -> None:
 
     worker = threading.Thread(target=call)
     worker.start()
-    time.sleep(0.3)
+    deadline = time.monotonic() + 10
+    while not sim.requests and time.monotonic() < deadline:  # the request is in and being held
+        time.sleep(0.02)
+    assert sim.requests
     started = time.monotonic()
     sim.stop()
     worker.join(timeout=5)
