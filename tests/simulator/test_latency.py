@@ -32,8 +32,8 @@ def test_stream_pacing_follows_ttft_and_per_token_delay() -> None:
     # Token k is due at ttft + k * per_token after the request (never earlier; a little later under load).
     for k, at in enumerate(arrivals):
         assert at >= 0.150 + k * 0.008, (k, at)
-    assert arrivals[0] < 0.150 + 0.25
-    assert arrivals[-1] < 0.150 + 19 * 0.008 + 0.3
+    assert arrivals[0] < 0.150 + 1.0  # generous: a loaded machine delays, it never hurries
+    assert arrivals[-1] < 0.150 + 19 * 0.008 + 1.0
 
 
 def test_non_stream_waits_for_the_whole_generation_and_header_scales_it() -> None:
@@ -57,8 +57,8 @@ def test_non_stream_waits_for_the_whole_generation_and_header_scales_it() -> Non
             model="gpt-4o-mini", messages=MESSAGES, extra_headers={"x-sim-latency-scale": "0"}
         )
         instant = time.monotonic() - started
-    assert 0.1 + 20 * 0.01 <= full < 0.3 + 0.3
-    assert instant < 0.15
+    assert 0.1 + 20 * 0.01 <= full < 0.3 + 1.0
+    assert instant < 0.2
 
 
 def test_reasoning_tokens_delay_the_first_token() -> None:
