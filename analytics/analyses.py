@@ -195,7 +195,7 @@ def latency_by_model(source: Source | None = None, filters: Filters | None = Non
     sql = f"""
         SELECT model, {_LATENCY_OUTER} FROM (
             SELECT model, {_LATENCY_INNER}
-            FROM llm_calls_raw {where} AND status = 'ok' AND NOT coalesce(cache_hit, FALSE)
+            FROM llm_calls_raw {where} AND status = 'ok' AND cache_hit IS NOT TRUE
             GROUP BY model
         ) q ORDER BY calls DESC
     """
@@ -210,7 +210,7 @@ def latency_over_time(
     sql = f"""
         SELECT bucket, model, {_LATENCY_OUTER} FROM (
             SELECT {_bucket(grain)} AS bucket, model, {_LATENCY_INNER}
-            FROM llm_calls_raw {where} AND status = 'ok' AND NOT coalesce(cache_hit, FALSE)
+            FROM llm_calls_raw {where} AND status = 'ok' AND cache_hit IS NOT TRUE
             GROUP BY 1, 2
         ) q ORDER BY 1, 2
     """
@@ -328,7 +328,7 @@ def prompt_cache(source: Source | None = None, filters: Filters | None = None) -
                         * (input_per_mtok - cache_read_per_mtok) / 1e6 END) AS savings_usd,
                sum(CASE WHEN price_known THEN coalesce(cache_write_tokens, 0)
                         * (cache_write_per_mtok - input_per_mtok) / 1e6 END) AS write_premium_usd
-        FROM llm_calls_priced {where} AND NOT coalesce(cache_hit, FALSE)
+        FROM llm_calls_priced {where} AND cache_hit IS NOT TRUE
         GROUP BY model ORDER BY savings_usd DESC NULLS LAST
     """
     return _src(source).query(sql, params)
@@ -499,7 +499,7 @@ def overview(
         where, params = _where(filters)
         p95 = src.query(
             f"SELECT percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms) AS p95 FROM llm_calls_raw {where}"
-            " AND status = 'ok' AND NOT coalesce(cache_hit, FALSE)",
+            " AND status = 'ok' AND cache_hit IS NOT TRUE",
             params,
         ).iloc[0, 0]
         prompt = prompt_cache(src, filters)["savings_usd"].sum()

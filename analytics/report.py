@@ -123,7 +123,7 @@ def build_report(
                    count(CASE WHEN cache_hit THEN 1 END) AS response_cache_hits,
                    coalesce(sum(saved_cost_usd), 0) AS response_cache_saved_usd,
                    coalesce(sum(CASE WHEN cache_hit THEN saved_ms END), 0) AS response_cache_saved_ms,
-                   coalesce(sum(CASE WHEN price_known AND NOT coalesce(cache_hit, FALSE)
+                   coalesce(sum(CASE WHEN price_known AND cache_hit IS NOT TRUE
                                      THEN coalesce(cached_input_tokens, 0)
                                           * (input_per_mtok - cache_read_per_mtok) / 1e6 END), 0)
                        AS prompt_cache_saved_usd,
