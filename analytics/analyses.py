@@ -13,6 +13,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from tokentrail.analytics.filters import Filters
+from tokentrail.analytics.forecast import utc_now
 from tokentrail.analytics.source import Source, connect
 
 if TYPE_CHECKING:
@@ -436,7 +437,7 @@ def what_if(
 
     src = _src(source)
     usage = usage_totals(src, filters)
-    when = at or datetime.utcnow()
+    when = at or utc_now()
     overrides = src.overrides if src.overrides is not None else load_overrides()
     rows = [{"scenario": "actual", "model": None, "cost_usd": usage["actual_cost_usd"], "price_known": True}]
     for model in models:
@@ -478,7 +479,7 @@ def month_forecast(
     """Month-end forecast for `filters` restricted to `month` (default: the month of `as_of`)."""
     from tokentrail.analytics.forecast import linear_forecast, month_bounds
 
-    as_of = as_of or datetime.utcnow()
+    as_of = as_of or utc_now()
     start, end = month_bounds(month or as_of)
     cut = min(as_of, end)
     f = (filters or Filters()).with_range(start, cut)

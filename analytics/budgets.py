@@ -152,10 +152,10 @@ def check_budgets(
 ) -> list[BudgetStatus]:
     """Status of every budget for `month` (default: the month of `as_of`, default now UTC)."""
     from tokentrail.analytics.analyses import _src, totals
-    from tokentrail.analytics.forecast import linear_forecast, month_bounds
+    from tokentrail.analytics.forecast import linear_forecast, month_bounds, utc_now
 
     src = _src(source)
-    as_of = as_of or datetime.utcnow()
+    as_of = as_of or utc_now()
     start, end = month_bounds(month or as_of)
     cut = min(max(as_of, start), end)
     out = []

@@ -108,12 +108,12 @@ def _sql(args: argparse.Namespace) -> int:
 
 
 def _prices_show(args: argparse.Namespace) -> int:
-    from datetime import datetime
 
+    from tokentrail.analytics.forecast import utc_now
     from tokentrail.analytics.overrides import PriceConfigError, load_overrides
     from tokentrail.analytics.prices import CallKey, price_at, resolve
 
-    at = _when(args.at, "--at") or datetime.utcnow()
+    at = _when(args.at, "--at") or utc_now()
     try:
         overrides = load_overrides(args.prices)
     except PriceConfigError as exc:

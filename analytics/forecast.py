@@ -8,7 +8,7 @@ report rather than smoothed away here.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 
 def month_bounds(month: str | date | datetime) -> tuple[datetime, datetime]:
@@ -68,3 +68,8 @@ def linear_forecast(
             when = month_start + timedelta(days=budget / rate)
             run_out = when if when < month_end else None
     return Forecast(month_start, month_end, as_of, spend, elapsed, days, rate, forecast, budget, run_out)
+
+
+def utc_now() -> datetime:
+    """Now in UTC as a naive datetime, the convention of every `ts` column."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)

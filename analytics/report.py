@@ -14,7 +14,7 @@ from statistics import median
 from typing import TYPE_CHECKING, Any
 
 from tokentrail.analytics.filters import Filters
-from tokentrail.analytics.forecast import Forecast, linear_forecast, month_bounds
+from tokentrail.analytics.forecast import Forecast, linear_forecast, month_bounds, utc_now
 from tokentrail.analytics.report_render import render_html, render_markdown
 
 __all__ = ["Report", "build_report", "render_html", "render_markdown"]
@@ -80,7 +80,7 @@ def build_report(
     src = _src(source)
     filters = filters or Filters()
     start, end = month_bounds(month)
-    as_of = as_of or datetime.utcnow()
+    as_of = as_of or utc_now()
     cut = min(max(as_of, start), end)
     prev_start, prev_cut = _previous_period(start, cut)
     where, wparams = _base_where(filters)

@@ -170,11 +170,12 @@ def estimate_cost(
     """Upper bound on a request's cost: its prompt at the uncached input rate plus
     `max_output_tokens` at the output rate, with prices in force `at` (default now, UTC) including
     the user's overrides (TOKENTRAIL_PRICES)."""
+    from tokentrail.analytics.forecast import utc_now
     from tokentrail.analytics.overrides import load_overrides
     from tokentrail.analytics.prices import price_at
 
     tokens = count_tokens(messages, model, tools)
-    when = at or datetime.utcnow()
+    when = at or utc_now()
     price = price_at(model, when, provider=provider, overrides=load_overrides(), input_tokens=tokens)
     if price is None:
         return CostEstimate(model, tokens, max_output_tokens, None, None, None, False, None)
