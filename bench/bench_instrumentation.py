@@ -111,22 +111,44 @@ def _block(op: Callable[[openai.OpenAI], None], client: openai.OpenAI, n: int, s
     return out
 
 
-def _span_block(tracer: Any, n: int) -> list[float]:
-    out = []
-    perf = time.perf_counter_ns
-    for _ in range(n):
-        t = perf()
-        tracer.start_span("chat gpt-4o-mini", attributes=CALIBRATION_ATTRS).end()
-        out.append((perf() - t) / 1000.0)
-    return out
-
-
 CALIBRATION_ATTRS = {f"attr.{i}": (i if i % 2 else f"value{i}") for i in range(20)}
+
+
+class SpanOnly:
+    """Calibration: the cheapest possible tracing of the same call — one OTel span with 20
+    attributes around the SDK's request(), through the same BatchSpanProcessor.
+
+    Measured side by side with the real thing, it expresses our cost in "spans" under the very
+    same conditions (load, caches), which is what the issue's ~30 us reference figure is.
+    """
+
+    def __init__(self, tracer: Any) -> None:
+        from openai._base_client import SyncAPIClient
+
+        self.owner = SyncAPIClient
+        self.original = SyncAPIClient.__dict__["request"]
+        original = self.original
+
+        def request(client: Any, *args: Any, **kwargs: Any) -> Any:
+            span = tracer.start_span("chat gpt-4o-mini", attributes=CALIBRATION_ATTRS)
+            try:
+                return original(client, *args, **kwargs)
+            finally:
+                span.end()
+
+        self.wrapper = request
+
+    def __enter__(self) -> SpanOnly:
+        self.owner.request = self.wrapper
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.owner.request = self.original
 
 
 def measure(op: Callable[[openai.OpenAI], None], rounds: int, meter_provider: Any = None,
             block: int = 20, skip: int = 3) -> dict[str, float]:
-    """Interleaved blocks: uninstrumented calls, instrumented calls, and calibration spans.
+    """Interleaved blocks: uninstrumented calls, instrumented calls, and calibration (SpanOnly) calls.
 
     This machine is shared and loaded unpredictably, so the three samples are taken side by side
     in small blocks (same load for all three). Reported: medians and 10th percentiles (the
@@ -138,17 +160,21 @@ def measure(op: Callable[[openai.OpenAI], None], rounds: int, meter_provider: An
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(BatchSpanProcessor(exporter))
-    tracer = provider.get_tracer("calibration")
+    span_only = SpanOnly(provider.get_tracer("calibration"))
     base: list[float] = []
     inst: list[float] = []
     span: list[float] = []
+    span_base: list[float] = []
     _block(op, client, 50, 0)  # warm up the SDK's own caches
     for r in range(rounds):
         base += _block(op, client, block, skip)
         tokentrail.instrument(tracer_provider=provider, meter_provider=meter_provider)
         inst += _block(op, client, block, skip)
         tokentrail.uninstrument()
-        span += _span_block(tracer, block)
+        with span_only:
+            span += _block(op_chat, client, block, skip)
+        if op is not op_chat:
+            span_base += _block(op_chat, client, block, skip)
         if r % 10 == 9:
             exporter.clear()
     provider.shutdown()
@@ -158,8 +184,10 @@ def measure(op: Callable[[openai.OpenAI], None], rounds: int, meter_provider: An
         return statistics.quantiles(xs, n=10)[0]
 
     out = {"calls_per_side": len(base)}
+    chat_base = base if op is op_chat else None
     for name, stat in (("median", med), ("p10", p10)):
-        b, i, sp = stat(base), stat(inst), stat(span)
+        b, i = stat(base), stat(inst)
+        sp = stat(span) - stat(chat_base if chat_base is not None else span_base)
         out[f"{name}_baseline_us"] = round(b, 1)
         out[f"{name}_instrumented_us"] = round(i, 1)
         out[f"{name}_added_us"] = round(i - b, 1)
@@ -216,7 +244,6 @@ def main() -> int:
                                "reference_span20_us": REFERENCE_SPAN_US}
     results["chat"] = measure(op_chat, rounds)
     results["stream20"] = measure(op_stream, rounds)
-    results["stream20_tiktoken"] = measure(op_stream_no_usage, rounds // 2)
     results["chat_with_metrics"] = measure(op_chat, rounds // 2, meter_provider=MeterProvider([InMemoryMetricReader()]))
     results["memory"] = memory(mem_calls)
 
@@ -225,7 +252,7 @@ def main() -> int:
           f" {REFERENCE_SPAN_US} us (the issue's reference machine)")
     print(f"{'case':<20}{'stat':>7}{'baseline':>10}{'instr.':>10}{'added':>9}{'span20':>8}{'spans':>7}"
           f"{'at ref':>8}{'target':>8}")
-    for case in ("chat", "stream20", "stream20_tiktoken", "chat_with_metrics"):
+    for case in ("chat", "stream20", "chat_with_metrics"):
         r = results[case]
         for stat in ("median", "p10"):
             target = TARGETS_US.get(case)

@@ -22,6 +22,10 @@ log = logging.getLogger("tokentrail.instrumentation")
 
 class EmbeddedSpanExporter(SpanExporter):
     def __init__(self, path: str | Path, lock_timeout: float = 30.0) -> None:
+        # imported now, not at first export: see exporting.build_tracer_provider
+        from tokentrail.collector.embedded import write_spans
+
+        self._write = write_spans
         self.path = Path(path)
         self.lock_timeout = lock_timeout
         self._warned = False
@@ -31,9 +35,7 @@ class EmbeddedSpanExporter(SpanExporter):
         if self._shutdown or not spans:
             return SpanExportResult.SUCCESS
         try:
-            from tokentrail.collector.embedded import write_spans
-
-            write_spans(self.path, encode_spans(spans), lock_timeout=self.lock_timeout)
+            self._write(self.path, encode_spans(spans), lock_timeout=self.lock_timeout)
         except Exception as exc:
             if not self._warned:
                 self._warned = True

@@ -100,6 +100,10 @@ def build_tracer_provider(*, endpoint: str | None, db: str | os.PathLike[str] | 
                           protocol: str | None) -> tuple[TracerProvider, Destination]:
     """A private TracerProvider (the global one is left alone) exporting to the chosen destination."""
     dest = choose(endpoint, db, protocol)
+    # The exporter first: the embedded one imports DuckDB, whose own exit hook must be registered
+    # before the provider's (exit hooks run last-in first-out), or the final flush at interpreter
+    # exit finds DuckDB already shut down.
+    exporter = make_exporter(dest)
     provider = TracerProvider(resource=resource(service_name))
-    provider.add_span_processor(BatchSpanProcessor(make_exporter(dest)))
+    provider.add_span_processor(BatchSpanProcessor(exporter))
     return provider, dest
