@@ -80,7 +80,11 @@ class Source:
 
     @contextmanager
     def pinned(self) -> Iterator[Source]:
-        """Hold one read-only connection (views installed once) for a batch of queries."""
+        """Hold one read-only connection (views installed once) for a batch of queries.
+
+        While pinned, the Source must be used from one thread only (a DuckDB connection is not
+        safe for concurrent use); unpinned, every query opens its own connection.
+        """
         if self.collector or self._pinned is not None:
             yield self
             return

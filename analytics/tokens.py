@@ -46,7 +46,7 @@ _encodings: dict[str, Any] = {}
 
 
 def _framing(model: str) -> _Framing:
-    m = model.lower().rsplit("/", 1)[-1]
+    m = model.lower().rsplit("/", 1)[-1].removeprefix("ft:")  # fine-tunes frame like their base
     if m.startswith("gpt-3.5-turbo-0301"):
         return _GPT35_0301
     if m.startswith(("gpt-3.5", "gpt-4-", "gpt-4")) and not m.startswith(("gpt-4o", "gpt-4.1", "gpt-4.5")):
