@@ -40,7 +40,18 @@ lint: bootstrap
 test-main: bootstrap system-deps
 	$(PY) -m pytest -q -p no:cacheprovider
 
-test: lint test-main
+# The instrumentation against the newest openai 1.x (the main venv has the newest 3.x).
+VENV1 := $(VENV)-openai1
+$(VENV1)/.installed: pyproject.toml setup.py
+	$(PYTHON) -m venv $(VENV1)
+	$(VENV1)/bin/python -m pip install -q --upgrade pip
+	$(VENV1)/bin/python -m pip install -q -e '.[dev]' 'openai<2'
+	touch $@
+
+test-openai1: $(VENV1)/.installed system-deps
+	$(VENV1)/bin/python -m pytest -q -p no:cacheprovider tests/instrumentation
+
+test: lint test-main test-openai1
 
 demo: bootstrap
 	$(VENV)/bin/tokentrail demo $(if $(CI),--no-dashboard,)
