@@ -18,6 +18,8 @@ st.set_page_config(page_title="tokentrail", page_icon=":material/query_stats:", 
 
 # Pages that stay useful on an empty database.
 WORKS_WHEN_EMPTY = {"sql"}
+# Pages whose figures do not follow the sidebar's date range (so they do not claim to).
+OWN_PERIOD = {"sql", "budget"}
 
 
 def _render_empty(target: data.Target) -> None:
@@ -41,7 +43,8 @@ def main() -> None:
             filters = sidebar.filters(ext)
             module = importlib.import_module(f"tokentrail.dashboards.screens.{page}")
             st.title(sidebar.PAGES[page])
-            st.caption(sidebar.describe(filters))
+            if page not in OWN_PERIOD:
+                st.caption(sidebar.describe(filters))
             if ext.empty and page not in WORKS_WHEN_EMPTY:
                 _render_empty(target)
                 return

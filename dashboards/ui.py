@@ -19,13 +19,14 @@ def _missing(value: Any) -> bool:
 
 
 def money(value: Any) -> str:
-    """`$1,234.56`; sub-cent amounts keep significant digits (`$0.0042`); unknown is `n/a`."""
+    """`$1,234.56`, `-$3.10`; sub-cent amounts keep significant digits (`$0.0042`); unknown is `n/a`."""
     if _missing(value):
         return "n/a"
     v = float(value)
+    sign = "-" if v < 0 else ""
     if v != 0 and abs(v) < 0.01:
-        return f"${v:.4f}"
-    return f"${v:,.2f}"
+        return f"{sign}${abs(v):.4f}"
+    return f"{sign}${abs(v):,.2f}"
 
 
 def count(value: Any) -> str:

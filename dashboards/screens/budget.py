@@ -28,8 +28,8 @@ monthly_usd = 500
 [[budget]]
 feature = "search"
 monthly_usd = 120"""
-LEVEL_ICON = {"OVER": "🔴 over budget", "ALERT": "🟠 past a threshold", "FORECAST": "🟡 forecast over",
-              "ok": "🟢 on track"}
+LEVEL_TEXT = {"OVER": "over budget", "ALERT": "past an alert threshold", "FORECAST": "forecast past a threshold",
+              "ok": "on track"}
 
 
 def load() -> tuple[list[budget_api.Budget], str | None]:
@@ -83,7 +83,7 @@ def _status(budgets: list[budget_api.Budget], month: str) -> None:
     statuses = data.analysis(_check, None, budgets=tuple(budgets), month=month)
     worst = max(statuses, key=lambda s: ("ok", "FORECAST", "ALERT", "OVER").index(s.level))
     if worst.level != "ok":
-        st.warning(f"Budget **{worst.budget.name}**: {LEVEL_ICON[worst.level]} "
+        st.warning(f"Budget **{worst.budget.name}**: {LEVEL_TEXT[worst.level]} "
                    f"({ui.money(worst.spend)} spent of {ui.money(worst.budget.monthly_usd)}, "
                    f"forecast {ui.money(worst.forecast)}).", icon=":material/warning:")
     table = pd.DataFrame([{
@@ -94,7 +94,7 @@ def _status(budgets: list[budget_api.Budget], month: str) -> None:
         "Spent": s.spend_ratio,
         "Forecast (USD)": s.forecast,
         "Forecast": s.forecast_ratio,
-        "Status": LEVEL_ICON[s.level],
+        "Status": LEVEL_TEXT[s.level],
         "Runs out": s.run_out.strftime("%d %b") if s.run_out else "",
         "Unpriced calls": s.unpriced_calls,
     } for s in statuses])

@@ -34,7 +34,7 @@ def render(filters: Filters, ext: Extent) -> None:
     c[2].metric("p99", ui.duration(overall.get("p99_ms")))
     c[3].metric("Time to first token (p50)", ui.duration(overall.get("ttft_p50_ms")),
                 help="Streamed calls only: time until the first chunk arrived.")
-    c[4].metric("Output speed", ui.rate(overall.get("tok_s"), "tokens/s"),
+    c[4].metric("Output speed", ui.rate(overall.get("tok_s"), "tok/s"),
                 help="Output tokens over generation time (after the first token when streamed), for calls "
                 "that produced output (embeddings left out).")
 
@@ -89,8 +89,9 @@ def render(filters: Filters, ext: Extent) -> None:
         by_model, hide_index=True,
         column_config={
             "model": "Model", "calls": "Calls",
-            **{c: st.column_config.NumberColumn(c.replace("_ms", " (ms)").replace("_", " "), format="%.0f")
-               for c in ("p50_ms", "p95_ms", "p99_ms", "ttft_p50_ms", "ttft_p95_ms")},
+            **{column: st.column_config.NumberColumn(label, format="%.0f") for column, label in (
+                ("p50_ms", "p50 (ms)"), ("p95_ms", "p95 (ms)"), ("p99_ms", "p99 (ms)"),
+                ("ttft_p50_ms", "TTFT p50 (ms)"), ("ttft_p95_ms", "TTFT p95 (ms)"))},
             "output_tokens_per_s": st.column_config.NumberColumn("Output tokens/s", format="%.1f"),
         },
     )

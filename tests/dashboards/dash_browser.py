@@ -114,7 +114,8 @@ class Browser:
         port = self._devtools_port()
         targets = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10).read())
         page = next(t for t in targets if t.get("type") == "page")
-        self.ws = connect(page["webSocketDebuggerUrl"], max_size=None, open_timeout=20)
+        self._ws_context = connect(page["webSocketDebuggerUrl"], max_size=None, open_timeout=20)
+        self.ws = self._ws_context.__enter__()
         self._id = 0
         self.call("Page.enable")
         self.call("Runtime.enable")
@@ -196,7 +197,7 @@ class Browser:
 
     def close(self) -> None:
         try:
-            self.ws.close()
+            self._ws_context.__exit__(None, None, None)
         finally:
             self.proc.terminate()
             try:
