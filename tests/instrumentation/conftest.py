@@ -8,6 +8,7 @@ from typing import Any
 
 import openai
 import pytest
+from instr_helpers import API_KEY
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -15,8 +16,6 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import tokentrail
-
-API_KEY = "sk-test-tokentrail-0123456789abcdef"
 
 
 class Traced:

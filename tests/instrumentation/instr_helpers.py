@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import tiktoken
 
+API_KEY = "sk-test-tokentrail-0123456789abcdef"
+
 
 def chat_prompt_tokens(messages: list[dict[str, str]], encoding: str = "o200k_base") -> int:
     """Independent count of chat prompt tokens: OpenAI's recipe (3 per message, 3 for the reply)."""

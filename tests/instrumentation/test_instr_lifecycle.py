@@ -7,7 +7,7 @@ from typing import Any
 
 import openai
 import pytest
-from conftest import API_KEY
+from instr_helpers import API_KEY
 from openai import _base_client, _response, _streaming
 from openai.lib.streaming.chat import _completions as chat_streams
 from openai.lib.streaming.responses import _responses as response_streams

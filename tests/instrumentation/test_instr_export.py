@@ -14,7 +14,7 @@ from typing import Any
 import duckdb
 import openai
 import pytest
-from conftest import API_KEY
+from instr_helpers import API_KEY
 from tokentrail.instrumentation import exporting
 
 import tokentrail

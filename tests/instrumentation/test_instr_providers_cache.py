@@ -8,7 +8,7 @@ from typing import Any
 import openai
 import pytest
 import tokentrail.cache
-from conftest import API_KEY
+from instr_helpers import API_KEY
 from tokentrail.instrumentation import tokencount
 from tokentrail.instrumentation.context_windows import context_window
 from tokentrail.instrumentation.hooks import provider_for

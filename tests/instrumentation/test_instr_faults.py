@@ -8,8 +8,7 @@ from typing import Any
 
 import openai
 import pytest
-from conftest import API_KEY
-from instr_helpers import chat_prompt_tokens
+from instr_helpers import API_KEY, chat_prompt_tokens
 from opentelemetry.trace import StatusCode
 
 import tokentrail
