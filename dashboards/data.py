@@ -97,14 +97,24 @@ def session(t: Target) -> Iterator[Source]:
 def _check_collector(url: str) -> None:
     import httpx
 
+    from tokentrail.config import settings
+
+    token = settings().token
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
-        resp = httpx.get(url.rstrip("/") + "/healthz", timeout=3.0)
+        resp = httpx.get(url.rstrip("/") + "/healthz", headers=headers, timeout=3.0)
     except httpx.HTTPError as exc:
         raise DataUnavailable(
             "The collector is not answering",
             f"Nothing answered at `{url}` ({type(exc).__name__}). Start it with `tokentrail collector`, check "
             "the URL given to `--collector`, or read the file directly with `--db PATH`.",
         ) from exc
+    if resp.status_code == 401:
+        raise DataUnavailable(
+            "The collector refused the dashboard",
+            f"`{url}` wants a bearer token. Start the dashboard with `TOKENTRAIL_TOKEN` set to the collector's token."
+            if not token else f"`{url}` did not accept the token in `TOKENTRAIL_TOKEN`.",
+        )
     if resp.status_code >= 500:
         raise DataUnavailable("The collector is unhealthy", f"`{url}/healthz` answered HTTP {resp.status_code}.")
 

@@ -68,6 +68,30 @@ def test_reads_through_a_live_collector(open_app, sample_db, tmp_path):
         collector.stop()
 
 
+def test_collector_with_a_token(open_app, sample_db, tmp_path, monkeypatch):
+    """Without the collector's token the page says so; with it, the figures come through."""
+    from tokentrail.collector.server import Collector
+
+    db = tmp_path / "guarded.duckdb"
+    shutil.copy(sample_db, db)
+    direct = Direct(db)
+    start, end = direct.default_range()
+    where, params = direct.where(start, end)
+    (calls,) = direct.one(f"SELECT count(*) FROM llm_calls {where}", params)
+    direct.close()
+    collector = Collector(db, http_port=0, grpc_port=0, token="s3cret").start()
+    try:
+        at = open_app(None, "overview", collector=collector.http_url)
+        assert not at.exception
+        assert "wants a bearer token" in at.error[0].value
+        monkeypatch.setenv("TOKENTRAIL_TOKEN", "s3cret")
+        at.run()
+        assert not at.exception and not at.error, [e.value for e in at.error]
+        assert number(metrics(at)["Calls"]) == calls
+    finally:
+        collector.stop()
+
+
 def test_page_and_filters_come_from_the_url(open_app, sample_db, direct):
     at = open_app(sample_db, "latency", model=["gpt-4o", "gpt-4.1"], service="api",
                   dates=["2026-01-01", "2030-12-31"])
