@@ -84,16 +84,11 @@ def extent() -> Extent:
 
 
 def _options() -> dict[str, list[str]]:
-    parts = [
-        f"SELECT '{name}' AS dim, {column} AS value, count(*) AS n FROM llm_calls_raw "
-        f"WHERE {column} IS NOT NULL GROUP BY {column}"
-        for name, column, _ in FILTER_DIMENSIONS
-    ]
-    df = data.query(" UNION ALL ".join(parts) + " ORDER BY dim, n DESC, value")
-    out: dict[str, list[str]] = {name: [] for name, _, _ in FILTER_DIMENSIONS}
-    for dim, value in zip(df["dim"], df["value"], strict=True):
-        out[dim].append(str(value))
-    return out
+    """Values each filter can take, alphabetically (one scan of the table, NULLs left out)."""
+    lists = ", ".join(f"list_sort(list(DISTINCT {column})) AS {name}" for name, column, _ in FILTER_DIMENSIONS)
+    row = data.scalar_row(f"SELECT {lists} FROM llm_calls_raw")
+    return {name: [str(v) for v in (row[name] if row.get(name) is not None else [])]
+            for name, _, _ in FILTER_DIMENSIONS}
 
 
 def default_range(ext: Extent) -> tuple[date, date]:

@@ -8,6 +8,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from tokentrail.analytics import analyses
 from tokentrail.analytics.filters import Filters
+from tokentrail.analytics.forecast import linear_forecast, month_bounds
 from tokentrail.dashboards import data, ui
 from tokentrail.dashboards.screens.budget import global_budget
 from tokentrail.dashboards.sidebar import Extent
@@ -17,8 +18,10 @@ def render(filters: Filters, ext: Extent) -> None:
     now = datetime.now(timezone.utc).replace(tzinfo=None)
     kpi = data.analysis(analyses.overview, filters).iloc[0].to_dict()
     budget = global_budget()
-    # Month-to-date ignores the date range (it is always this month) but keeps the other filters.
-    fc = data.analysis(analyses.month_forecast, filters.with_range(None, None), budget=budget, as_of=now)
+    # Month-to-date ignores the date range (it is always this month) but keeps the other filters;
+    # overview() already summed it, so only the budget's run-out date is worked out here.
+    start, end = month_bounds(now)
+    fc = linear_forecast(float(kpi["mtd_cost_usd"] or 0.0), start, end, now, budget)
 
     st.subheader(f"This month ({now:%B %Y})")
     c = st.columns(3)
