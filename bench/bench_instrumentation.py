@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import importlib
 import json
 import os
 import statistics
@@ -34,10 +35,17 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 import tokentrail  # noqa: E402
 
-try:  # openai 3.x is built on httpx2; 1.x/2.x on httpx
-    import httpx2 as httpx_mod
-except ImportError:  # pragma: no cover - depends on the installed SDK
-    import httpx as httpx_mod
+
+def _http_module() -> Any:
+    """The httpx flavour the installed SDK is built on: httpx2 for openai 3.x, httpx for 1.x/2.x."""
+    for base in openai.DefaultHttpxClient.__mro__:
+        root = base.__module__.split(".")[0]
+        if root in ("httpx", "httpx2"):
+            return importlib.import_module(root)
+    raise RuntimeError("cannot tell which httpx the openai SDK uses")
+
+
+httpx_mod = _http_module()
 
 TARGETS_US = {"chat": 50.0, "stream20": 80.0}
 REFERENCE_SPAN_US = 30.0  # issue 3: "one OTel SDK span with 20 attributes costs about 30 us here"

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
+from types import ModuleType
+
+import openai
 import tiktoken
 
 API_KEY = "sk-test-tokentrail-0123456789abcdef"
@@ -22,3 +26,12 @@ def chat_prompt_tokens(messages: list[dict[str, str]], encoding: str = "o200k_ba
 
 def text_tokens(text: str, encoding: str = "o200k_base") -> int:
     return len(tiktoken.get_encoding(encoding).encode(text))
+
+
+def http_module() -> ModuleType:
+    """The httpx flavour this openai SDK is built on (httpx2 for 3.x, httpx for 1.x/2.x)."""
+    for base in openai.DefaultHttpxClient.__mro__:
+        root = base.__module__.split(".")[0]
+        if root in ("httpx", "httpx2"):
+            return importlib.import_module(root)
+    raise RuntimeError("cannot tell which httpx the openai SDK uses")

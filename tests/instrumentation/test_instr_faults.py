@@ -134,14 +134,16 @@ def test_stream_interrupted_mid_way(traced, client):
     stream = client.with_options(max_retries=0).chat.completions.create(
         model=MODEL, messages=MESSAGES, stream=True, extra_headers=fault("drop"))
     received = []
-    with pytest.raises(openai.APIConnectionError):
+    # openai 3.x wraps the transport error in APIConnectionError; 1.x lets httpx's error through
+    with pytest.raises(Exception) as info:  # noqa: B017 - the type depends on the SDK version
         for chunk in stream:
             received.append(chunk)
+    assert type(info.value).__name__ in ("APIConnectionError", "RemoteProtocolError")
     assert received  # half the stream arrived before the hang-up
     span = traced.one()
     attrs = dict(span.attributes)
     assert span.status.status_code is StatusCode.ERROR
-    assert attrs["error.type"] == "APIConnectionError"
+    assert attrs["error.type"] == type(info.value).__qualname__
     assert attrs["gen_ai.response.id"] == received[0].id
     assert attrs["tokentrail.usage.source"] == "tiktoken"
     assert attrs["gen_ai.usage.input_tokens"] == chat_prompt_tokens(MESSAGES)

@@ -8,7 +8,7 @@ from typing import Any
 import openai
 import pytest
 import tokentrail.cache
-from instr_helpers import API_KEY
+from instr_helpers import API_KEY, http_module
 from tokentrail.instrumentation import tokencount
 from tokentrail.instrumentation.context_windows import context_window
 from tokentrail.instrumentation.hooks import provider_for
@@ -18,10 +18,7 @@ import tokentrail
 MODEL = "gpt-4o-mini"
 MESSAGES = [{"role": "user", "content": "cache me"}]
 
-try:
-    import httpx2 as httpx_mod
-except ImportError:  # openai 1.x/2.x run on httpx
-    import httpx as httpx_mod
+httpx_mod = http_module()
 
 
 def test_provider_names():
