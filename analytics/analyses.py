@@ -3,7 +3,8 @@
 Every function takes `(source, filters)`; `source=None` means `connect()` (TOKENTRAIL_COLLECTOR or
 TOKENTRAIL_DB) and `filters=None` means all calls. Rows are never pulled into pandas to be
 aggregated: only the aggregated result crosses over. SQL sticks to standard forms
-(`percentile_cont ... WITHIN GROUP`, `CASE`, `EXTRACT`, `CAST`) so it ports to other engines.
+(`percentile_cont ... WITHIN GROUP`, `CASE`, `CAST`, `GROUPING SETS`) so it ports to other engines;
+the few DuckDB-only forms, kept for speed, are listed in docs/analytics.md.
 """
 
 from __future__ import annotations
