@@ -115,11 +115,22 @@ class Call:
     operation = "chat"
     api_type: str | None = None
 
-    __slots__ = (
-        "rt", "span", "client", "body", "model", "attrs", "stream", "t0", "start_ns",
-        "first_ns", "last_ns", "http", "retries", "retry_wait_ms", "done", "parts", "finish", "usage",
-        "response_id", "response_model", "service_tier", "final",
-    )
+    # Per-call state starts as these class-level defaults and only what a call touches is written
+    # on the instance: fewer stores on the hot path than initialising every field.
+    http: Any = None
+    retries = 0
+    retry_wait_ms = 0.0
+    done = False
+    first_ns = 0
+    last_ns = 0
+    parts: list[str] | None = None
+    finish: dict[int, str] | None = None
+    usage: Any = None
+    response_id: str | None = None
+    response_model: str | None = None
+    service_tier: str | None = None
+    final: Any = None
+    tool_args: list[str] | None = None
 
     def __init__(self, rt: Runtime, client: Any, body: Any, stream: bool, server: tuple[str, str, int]) -> None:
         if type(body) is not dict:
@@ -138,8 +149,8 @@ class Call:
             sc.REQUEST_MODEL: model,
             sc.SERVER_ADDRESS: host,
             sc.SERVER_PORT: port,
+            sc.REQUEST_STREAM: stream,
         }
-        attrs[sc.REQUEST_STREAM] = stream
         if self.api_type:
             attrs[sc.OPENAI_API_TYPE] = self.api_type
         self.request_attributes(body, attrs)
@@ -152,18 +163,6 @@ class Call:
             except Exception:
                 report_internal_error("content capture")
         self.attrs = attrs
-        self.http = None
-        self.retries = 0
-        self.retry_wait_ms = 0.0
-        self.done = False
-        self.first_ns = 0
-        self.parts: list[str] | None = None
-        self.finish: dict[int, str] | None = None
-        self.usage = None
-        self.response_id = None
-        self.response_model = None
-        self.service_tier = None
-        self.final = None
         self.start_ns = _time_ns()
         self.t0 = self.last_ns = _perf_ns()
         self.span = rt.tracer.start_span(f"{self.operation} {model}", kind=_CLIENT, attributes=attrs,
@@ -217,6 +216,8 @@ class Call:
             attrs[sc.USAGE_OUTPUT] = 0
             attrs[sc.USAGE_CACHE_READ] = 0
             attrs[sc.USAGE_REASONING] = 0
+            if cache_write is not None:
+                attrs[sc.USAGE_CACHE_CREATION] = 0
             attrs[sc.USAGE_SOURCE] = sc.SOURCE_API
             return
         attrs[sc.CACHE_HIT] = False
@@ -451,10 +452,8 @@ class ChatCall(Call):
 
     operation = "chat"
     api_type = "chat_completions"
-    __slots__ = ("tool_args",)
 
     def request_attributes(self, body: dict[str, Any], attrs: dict[str, Any]) -> None:
-        self.tool_args: list[str] | None = None
         max_tokens = body.get("max_completion_tokens") or body.get("max_tokens")
         if isinstance(max_tokens, int):
             attrs[sc.REQUEST_MAX_TOKENS] = max_tokens
@@ -492,10 +491,14 @@ class ChatCall(Call):
 
     def _usage(self, usage: Any, attrs: dict[str, Any]) -> None:
         details = usage.prompt_tokens_details
-        cached = getattr(details, "cached_tokens", None) if details is not None else None
+        if details is not None:
+            cached = getattr(details, "cached_tokens", None)
+            cache_write = getattr(details, "cache_write_tokens", None)
+        else:
+            cached = cache_write = None
         out_details = usage.completion_tokens_details
         reasoning = getattr(out_details, "reasoning_tokens", None) if out_details is not None else None
-        self.set_usage(attrs, usage.prompt_tokens, usage.completion_tokens, cached, reasoning)
+        self.set_usage(attrs, usage.prompt_tokens, usage.completion_tokens, cached, reasoning, cache_write)
 
     def on_chunk(self, chunk: Any) -> None:
         if self.response_id is None:
@@ -580,7 +583,6 @@ class ResponsesCall(Call):
 
     operation = "chat"
     api_type = "responses"
-    __slots__ = ()
 
     def request_attributes(self, body: dict[str, Any], attrs: dict[str, Any]) -> None:
         max_tokens = body.get("max_output_tokens")
@@ -621,10 +623,14 @@ class ResponsesCall(Call):
         usage = result.usage
         if usage is not None:
             details = usage.input_tokens_details
-            cached = getattr(details, "cached_tokens", None) if details is not None else None
+            if details is not None:
+                cached = getattr(details, "cached_tokens", None)
+                cache_write = getattr(details, "cache_write_tokens", None)
+            else:
+                cached = cache_write = None
             out_details = usage.output_tokens_details
             reasoning = getattr(out_details, "reasoning_tokens", None) if out_details is not None else None
-            self.set_usage(attrs, usage.input_tokens, usage.output_tokens, cached, reasoning)
+            self.set_usage(attrs, usage.input_tokens, usage.output_tokens, cached, reasoning, cache_write)
 
     def on_chunk(self, event: Any) -> None:
         # Time to first chunk counts from the first generated content, not from the bookkeeping
@@ -684,7 +690,6 @@ class EmbeddingsCall(Call):
     """`POST /embeddings`."""
 
     operation = "embeddings"
-    __slots__ = ()
 
     def request_attributes(self, body: dict[str, Any], attrs: dict[str, Any]) -> None:
         fmt = body.get("encoding_format")
@@ -712,7 +717,6 @@ class CompletionsCall(Call):
     """`POST /completions` (legacy text completions)."""
 
     operation = "text_completion"
-    __slots__ = ()
 
     def request_attributes(self, body: dict[str, Any], attrs: dict[str, Any]) -> None:
         max_tokens = body.get("max_tokens")

@@ -35,3 +35,9 @@ def http_module() -> ModuleType:
         if root in ("httpx", "httpx2"):
             return importlib.import_module(root)
     raise RuntimeError("cannot tell which httpx the openai SDK uses")
+
+
+def cache_write(details: object) -> dict[str, int]:
+    """`gen_ai.usage.cache_creation.input_tokens` as expected: present only when the API reported it."""
+    value = getattr(details, "cache_write_tokens", None)
+    return {} if value is None else {"gen_ai.usage.cache_creation.input_tokens": value}

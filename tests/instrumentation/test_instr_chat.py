@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 import openai
-from instr_helpers import chat_prompt_tokens, text_tokens
+from instr_helpers import cache_write, chat_prompt_tokens, text_tokens
 from opentelemetry.trace import SpanKind, StatusCode
 
 MODEL = "gpt-4o-mini"
@@ -42,6 +42,7 @@ def expected_for_completion(sim: Any, r: Any) -> dict[str, Any]:
         "gen_ai.usage.output_tokens": u.completion_tokens,
         "gen_ai.usage.cache_read.input_tokens": u.prompt_tokens_details.cached_tokens,
         "gen_ai.usage.reasoning.output_tokens": u.completion_tokens_details.reasoning_tokens,
+        **cache_write(u.prompt_tokens_details),
         "tokentrail.usage.source": "api",
         "tokentrail.context.utilization": u.prompt_tokens / WINDOW,
         "tokentrail.cache.hit": False,
@@ -82,6 +83,7 @@ def stream_expectations(sim: Any, chunks: list[Any], how: str) -> dict[str, Any]
         "gen_ai.usage.output_tokens": usage.completion_tokens,
         "gen_ai.usage.cache_read.input_tokens": usage.prompt_tokens_details.cached_tokens,
         "gen_ai.usage.reasoning.output_tokens": usage.completion_tokens_details.reasoning_tokens,
+        **cache_write(usage.prompt_tokens_details),
         "tokentrail.usage.source": "api",
         "tokentrail.context.utilization": usage.prompt_tokens / WINDOW,
         "tokentrail.cache.hit": False,

@@ -7,7 +7,7 @@ from typing import Any
 
 import openai
 import pydantic
-from instr_helpers import text_tokens
+from instr_helpers import cache_write, text_tokens
 
 MODEL = "gpt-4o-mini"
 WINDOW = 128_000
@@ -29,6 +29,7 @@ def chat_usage(usage: Any) -> dict[str, Any]:
         "gen_ai.usage.output_tokens": usage.completion_tokens,
         "gen_ai.usage.cache_read.input_tokens": usage.prompt_tokens_details.cached_tokens,
         "gen_ai.usage.reasoning.output_tokens": usage.completion_tokens_details.reasoning_tokens,
+        **cache_write(usage.prompt_tokens_details),
         "tokentrail.usage.source": "api",
         "tokentrail.context.utilization": usage.prompt_tokens / WINDOW,
         "tokentrail.cache.hit": False,
@@ -104,6 +105,7 @@ def responses_attrs(sim: Any, r: Any, stream: bool) -> dict[str, Any]:
         "gen_ai.usage.input_tokens": u.input_tokens, "gen_ai.usage.output_tokens": u.output_tokens,
         "gen_ai.usage.cache_read.input_tokens": u.input_tokens_details.cached_tokens,
         "gen_ai.usage.reasoning.output_tokens": u.output_tokens_details.reasoning_tokens,
+        **cache_write(u.input_tokens_details),
         "tokentrail.usage.source": "api", "tokentrail.context.utilization": u.input_tokens / WINDOW,
         "tokentrail.cache.hit": False, "http.response.status_code": 200, "tokentrail.retry.count": 0,
         "tokentrail.retry.wait_ms": 0.0,

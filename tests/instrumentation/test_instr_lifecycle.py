@@ -200,3 +200,32 @@ def test_uninstrument_leaves_open_streams_working(client):
     tokentrail.uninstrument()
     assert list(stream)
     assert len(exporter.get_finished_spans()) == 1
+
+
+def test_concurrent_threads_keep_their_calls_apart(traced, client):
+    import contextvars
+    import threading
+    import uuid
+
+    def worker(n: int) -> None:
+        with tokentrail.tags(user_id=f"user-{n}"):
+            for i in range(3):
+                headers = ({"x-sim-fault": "429", "x-sim-fault-count": "1", "x-sim-fault-key": uuid.uuid4().hex,
+                            "x-sim-retry-after": "0.01"} if n % 2 else {})
+                if i == 1:
+                    list(client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True,
+                                                        extra_headers=headers))
+                else:
+                    client.chat.completions.create(model=MODEL, messages=MESSAGES, extra_headers=headers)
+
+    threads = [threading.Thread(target=contextvars.copy_context().run, args=(worker, n)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    spans = traced.spans()
+    assert len(spans) == 24
+    for span in spans:
+        n = int(span.attributes["user.id"].split("-")[1])
+        retries = [e for e in span.events if e.name == "tokentrail.retry"]
+        assert span.attributes["tokentrail.retry.count"] == len(retries) == (1 if n % 2 else 0)
