@@ -99,3 +99,21 @@ def test_embedded_rows_match_collector_rows(tmp_path, collector) -> None:
         assert json.loads(server_spans[0][13])["gen_ai.operation.name"] == "chat"
     finally:
         con.close()
+
+
+def test_write_spans_accepts_bytes_and_rejects_garbage(tmp_path) -> None:
+    from tokentrail.collector.decode import DecodeError
+    from tokentrail.collector.embedded import write_spans
+
+    from tests.collector.test_http_protocol import make_request
+
+    path = tmp_path / "bytes.duckdb"
+    assert write_spans(path, make_request(3).SerializeToString()) == 3
+    assert write_spans(path, make_request(0)) == 0
+    with pytest.raises(DecodeError):
+        write_spans(path, b"\xff\xff\xff")
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        assert con.execute("SELECT count(*) FROM spans").fetchall() == [(3,)]
+    finally:
+        con.close()
