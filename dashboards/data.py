@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import duckdb
 import pandas as pd
 import streamlit as st
 from tokentrail.analytics.filters import Filters
@@ -82,8 +83,8 @@ def session(t: Target) -> Iterator[Source]:
         with source.pinned():
             _local.source = source
             yield source
-    except QueryError as exc:
-        if "lock" in str(exc).lower():
+    except (QueryError, duckdb.Error) as exc:
+        if t.db and "lock" in str(exc).lower():
             raise DataUnavailable(
                 "The database is busy",
                 f"Another process holds `{t.db}` for writing. If a collector owns this file, start the dashboard "

@@ -68,6 +68,26 @@ def test_reads_through_a_live_collector(open_app, sample_db, tmp_path):
         collector.stop()
 
 
+def test_file_held_by_another_writer_explains_itself(open_app, sample_db, tmp_path):
+    """A collector (another process) holding the file for writing: say so and point at --collector."""
+    import subprocess
+    import sys
+
+    db = tmp_path / "held.duckdb"
+    shutil.copy(sample_db, db)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('ok', flush=True); "
+         "time.sleep(120)", str(db)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ok"
+        at = open_app(db, "overview")
+        assert not at.exception
+        assert "The database is busy" in at.error[0].value and "--collector" in at.error[0].value
+    finally:
+        holder.kill()
+        holder.wait()
+
+
 def test_collector_with_a_token(open_app, sample_db, tmp_path, monkeypatch):
     """Without the collector's token the page says so; with it, the figures come through."""
     from tokentrail.collector.server import Collector
