@@ -166,6 +166,16 @@ class Cache(_Scoped):
         norm = normalise(body, self.ignore_keys)
         return Plan(digest(self.namespace, request.method, str(request.url), norm), endpoint)
 
+    def clear(self) -> int:
+        """Delete this namespace's entries (e.g. after a prompt or policy change); returns how many.
+
+        An administrative call, so unlike lookups it raises when the backend is unreachable.
+        """
+        delete = getattr(self.store.backend, "delete_prefix", None)
+        if delete is None:
+            raise NotImplementedError(f"the {self.store.backend.name} backend cannot delete entries")
+        return delete(self.store.key(""))
+
     def close(self) -> None:
         """Release the backend's connections (a later call reconnects)."""
         self.store.backend.close()

@@ -7,7 +7,10 @@ from typing import Protocol, runtime_checkable
 
 @runtime_checkable
 class Backend(Protocol):
-    """Byte store with per-key TTL. Methods may raise; the caller turns failures into misses."""
+    """Byte store with per-key TTL. Methods may raise; the caller turns failures into misses.
+
+    Optional: `delete_prefix(prefix) -> int`, used by `Cache.clear()`.
+    """
 
     name: str
 

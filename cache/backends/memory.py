@@ -59,13 +59,15 @@ class MemoryBackend:
     async def aset(self, key: str, value: bytes, ttl_s: float | None) -> None:
         self.set(key, value, ttl_s)
 
-    def clear(self) -> None:
+    def delete_prefix(self, prefix: str) -> int:
         with self._lock:
-            self._data.clear()
-            self._bytes = 0
+            doomed = [k for k in self._data if k.startswith(prefix)]
+            for key in doomed:
+                self._remove(key)
+        return len(doomed)
 
     def close(self) -> None:
-        self.clear()
+        """Nothing to release; entries stay until evicted, expired or deleted."""
 
     def _remove(self, key: str) -> None:
         value, _ = self._data.pop(key)

@@ -78,6 +78,23 @@ class RedisBackend:
         px = None if ttl_s is None else max(1, int(ttl_s * 1000))
         await asyncio.wait_for(self._aset(key, value, px), self.timeout_s)
 
+    def delete_prefix(self, prefix: str) -> int:
+        """UNLINK every key under `prefix` (SCAN, so a large cache does not block the server)."""
+        pattern = "".join("\\" + c if c in "*?[]\\" else c for c in prefix) + "*"
+        client = self._redis.Redis.from_url(self.url, socket_timeout=max(self.timeout_s, 5.0))
+        deleted, batch = 0, []
+        try:
+            for key in client.scan_iter(match=pattern, count=1000):
+                batch.append(key)
+                if len(batch) == 1000:
+                    deleted += client.unlink(*batch)
+                    batch = []
+            if batch:
+                deleted += client.unlink(*batch)
+        finally:
+            client.close()
+        return deleted
+
     async def _aget(self, key: str) -> bytes | None:
         return await (await self._aclient()).get(key)
 

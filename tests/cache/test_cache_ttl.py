@@ -64,3 +64,24 @@ def test_oversized_responses_are_not_stored(client):
     assert not call(client, "chat", False).hit
     assert not call(client, "chat", False).hit
     assert len(handle.store.backend) == 0 and cache.stats()["not_stored"] == 2
+
+
+def test_clear_deletes_one_namespace(client, redis_server):
+    r = redis_server.client()
+    a = cache.enable(redis_server.url, namespace="team*a")  # glob characters are matched literally
+    call(client, "chat", False)
+    call(client, "chat", True)
+    cache.enable(redis_server.url, namespace="team-b")
+    call(client, "chat", False)
+    r.set("tokentrail:cache:team-a:unrelated", b"x")  # would match an unescaped team*a pattern
+    assert a.clear() == 2
+    assert sorted(k.decode().rsplit(":", 1)[0] for k in r.scan_iter("tokentrail:cache:*")) == [
+        "tokentrail:cache:team-a", "tokentrail:cache:team-b"]
+    assert call(client, "chat", False).hit  # team-b untouched
+
+
+def test_clear_memory_backend(client):
+    handle = cache.enable("memory")
+    call(client, "responses", False)
+    assert handle.clear() == 1
+    assert not call(client, "responses", False).hit
