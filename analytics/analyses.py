@@ -106,14 +106,16 @@ def _cost_by_preaggregated(names: list[str], where: str, keys: list[str]) -> str
     tier (`pricing_info.day_aligned`): the price is then constant per (day, price key), and cost is
     linear in tokens. At 10M rows this joins ~1,000 groups instead of every row: about twice as fast.
     """
-    dims = ", ".join(f"{DIMENSIONS[n]} AS {n}" for n in names)
-    key_cols = ", ".join(keys)
-    n_group = len(names) + 1 + len(keys)
-    on = " AND ".join(f"p.{k} IS NOT DISTINCT FROM a.{k}" for k in keys)
-    outer = ", ".join(f"a.{n}" for n in names)
+    # Group once per distinct expression: "day" is the pricing day, "model" may be a price key.
+    exprs: dict[str, str] = {"CAST(ts AS DATE)": "_day", **{k: f"_k_{k}" for k in keys}}
+    for n in names:
+        exprs.setdefault(DIMENSIONS[n], f"_d_{n}")
+    group_cols = ", ".join(f"{e} AS {alias}" for e, alias in exprs.items())
+    on = " AND ".join(f"p.{k} IS NOT DISTINCT FROM a._k_{k}" for k in keys)
+    outer = ", ".join(f"a.{exprs[DIMENSIONS[n]]} AS {n}" for n in names)
     return f"""
         WITH a AS (
-            SELECT {dims}, CAST(ts AS DATE) AS _day, {key_cols},
+            SELECT {group_cols},
                    count(*) AS calls,
                    sum(greatest(coalesce(input_tokens, 0) - coalesce(cached_input_tokens, 0)
                                 - coalesce(cache_write_tokens, 0), 0)) AS _uncached,
@@ -124,7 +126,7 @@ def _cost_by_preaggregated(names: list[str], where: str, keys: list[str]) -> str
                    sum(input_tokens) AS input_tokens,
                    sum(output_tokens) AS output_tokens
             FROM llm_calls_raw {where}
-            GROUP BY {", ".join(str(i + 1) for i in range(n_group))}
+            GROUP BY {", ".join(str(i + 1) for i in range(len(exprs)))}
         ), c AS (
             SELECT {outer}, a.calls, a.input_tokens, a.output_tokens, p.valid_from IS NOT NULL AS priced,
                    (a._uncached * p.input_per_mtok + a._cached * p.cache_read_per_mtok
