@@ -7,7 +7,6 @@ application sees.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from tokentrail.cache import counters
@@ -20,10 +19,8 @@ def _kind(err: BaseException) -> str:
     """Classify a backend failure without importing redis (the memory backend does not need it)."""
     if isinstance(err, CorruptEntry):
         return "corrupt"
-    if isinstance(err, (TimeoutError, asyncio.TimeoutError)):
-        return "timeout"
     names = {c.__name__ for c in type(err).__mro__}
-    if "TimeoutError" in names:
+    if "TimeoutError" in names:  # builtin, asyncio's (3.10) and redis-py's
         return "timeout"
     if names & {"ConnectionError", "ConnectionRefusedError", "OSError", "BusyLoadingError"}:
         return "connection"
