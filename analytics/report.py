@@ -221,6 +221,3 @@ def _daily(days: pd.DataFrame, start: datetime, cut: datetime, k: float) -> pd.D
         })
     return pd.DataFrame(rows, columns=["day", "calls", "cost_usd", "baseline_usd", "anomalous"])
 
-
-def month_label(d: date | datetime) -> str:
-    return d.strftime("%B %Y")
