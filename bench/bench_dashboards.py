@@ -43,12 +43,15 @@ PAGES = {
 }
 
 
-def _app_run(page: str | None, params: dict, repeat: int) -> float:
-    """Median seconds of one cold AppTest run of `page` (None: an empty Streamlit page)."""
+def _app_run(page: str | None, params: dict, repeat: int) -> tuple[float, float]:
+    """Median wall and CPU seconds of one cold AppTest run of `page` (None: an empty Streamlit page).
+
+    CPU time (all threads of this process, DuckDB's included) is reported next to wall time
+    because on a shared 2-core machine other work stretches wall time but not CPU time."""
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
-    times = []
+    times, cpu = [], []
     for _ in range(repeat):
         st.cache_data.clear()
         if page is None:
@@ -58,15 +61,16 @@ def _app_run(page: str | None, params: dict, repeat: int) -> float:
             at.query_params["page"] = page.split("-")[0]
             for k, v in params.items():
                 at.query_params[k] = v
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         at.run()
         times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
         if at.exception or at.error:
             raise RuntimeError(f"{page}: {[e.value for e in (*at.exception, *at.error)]}")
-    return statistics.median(times)
+    return statistics.median(times), statistics.median(cpu)
 
 
-def _measure(db: Path, repeat: int) -> dict[str, float]:
+def _measure(db: Path, repeat: int) -> dict[str, tuple[float, float]]:
     import duckdb
 
     os.environ["TOKENTRAIL_DB"] = str(db)
@@ -100,26 +104,30 @@ def main() -> int:
         sample.generate(big, args.calls)
         generate_s = time.perf_counter() - t0
 
-        empty_s = _app_run(None, {}, args.repeat)
+        _app_run(None, {}, 1)  # warm Streamlit's own imports
+        empty_s, empty_cpu = _app_run(None, {}, args.repeat)
         small_s = _measure(small, args.repeat)
         big_s = _measure(big, args.repeat)
 
-    print(f"{args.calls:,} calls generated in {generate_s:.1f} s; empty Streamlit page: {empty_s * 1000:.0f} ms")
-    print(f"{'page':<15}{'1M calls (ms)':>15}{'5k calls (ms)':>15}{'x empty page':>14}{'x 5k file':>11}  target")
+    print(f"{args.calls:,} calls generated in {generate_s:.1f} s; empty Streamlit page: {empty_s * 1000:.0f} ms "
+          f"(CPU {empty_cpu * 1000:.0f} ms); median of {args.repeat} cold runs per page")
+    big = "1M" if args.calls == 1_000_000 else f"{args.calls:,}"
+    print(f"{'page':<15}{big + ' wall ms':>12}{big + ' CPU ms':>12}{'5k wall ms':>11}{'x empty':>9}{'x 5k':>7}"
+          "  target < 2 s")
     ok = True
     rows = []
     for name in PAGES:
-        b, s = big_s[name], small_s[name]
+        (b, b_cpu), (s, _) = big_s[name], small_s[name]
         passed = b < TARGET_S
         ok &= passed
-        rows.append({"page": name, "ms": round(b * 1000, 1), "ms_5k": round(s * 1000, 1),
-                     "ratio_vs_empty_page": round(b / empty_s, 1), "ratio_vs_5k": round(b / s, 2),
-                     "under_2s": passed})
-        print(f"{name:<15}{b * 1000:>15.0f}{s * 1000:>15.0f}{b / empty_s:>14.1f}{b / s:>11.2f}  "
-              f"{'ok' if passed else 'OVER 2 s'}")
+        rows.append({"page": name, "ms": round(b * 1000, 1), "cpu_ms": round(b_cpu * 1000, 1),
+                     "ms_5k": round(s * 1000, 1), "ratio_vs_empty_page": round(b / empty_s, 1),
+                     "ratio_vs_5k": round(b / s, 2), "under_2s": passed})
+        print(f"{name:<15}{b * 1000:>12.0f}{b_cpu * 1000:>12.0f}{s * 1000:>11.0f}{b / empty_s:>9.1f}{b / s:>7.2f}  "
+              f"{'ok' if passed else 'OVER'}")
     print(json.dumps({"benchmark": "dashboards", "calls": args.calls, "repeat": args.repeat,
-                      "empty_page_ms": round(empty_s * 1000, 1), "target_s": TARGET_S, "pages": rows,
-                      "all_under_target": ok}))
+                      "empty_page_ms": round(empty_s * 1000, 1), "empty_page_cpu_ms": round(empty_cpu * 1000, 1),
+                      "target_s": TARGET_S, "pages": rows, "all_under_target": ok}))
     return 0 if ok else 1
 
 
