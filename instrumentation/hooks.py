@@ -243,6 +243,13 @@ def install(patches: Patches, rt: Runtime, sdk: Sdk) -> None:
         else:  # with_streaming_response: the span ends when the body is read or the response closed
             result._tokentrail_call = call
 
+    def end_quietly(call: Call) -> None:
+        """After an instrumentation error: still end the span, so none stays open forever."""
+        try:
+            call.finish_without_body()
+        except Exception:
+            pass
+
     # ---- request(): one span per logical call -------------------------------------------------
     def make_request(orig: Any) -> Any:
         def request(self: Any, cast_to: Any, options: Any, *args: Any, **kwargs: Any) -> Any:
@@ -270,6 +277,7 @@ def install(patches: Patches, rt: Runtime, sdk: Sdk) -> None:
                 complete(call, result)
             except Exception:
                 report_internal_error("request end")
+                end_quietly(call)
             return result
 
         return request
@@ -300,6 +308,7 @@ def install(patches: Patches, rt: Runtime, sdk: Sdk) -> None:
                 await acomplete(call, result)
             except Exception:
                 report_internal_error("request end")
+                end_quietly(call)
             return result
 
         return request
