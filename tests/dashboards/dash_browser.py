@@ -39,6 +39,7 @@ STATE_JS = """(() => {
     plots: document.querySelectorAll('.js-plotly-plot').length,
     title: (document.querySelector('[data-testid="stMain"] h1') || {}).innerText || '',
     text: (document.querySelector('[data-testid="stMain"]') || document.body).innerText.slice(0, 4000),
+    sidebar: (document.querySelector('[data-testid="stSidebar"]') || {}).innerText || '',
   });
 })()"""
 

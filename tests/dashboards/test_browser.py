@@ -103,3 +103,24 @@ def test_missing_collector_in_chromium(browser):
         d.close()
     assert state["exceptions"] == 0
     assert "The collector is not answering" in state["text"]
+
+
+def test_through_a_live_collector_in_chromium(sample_db, browser, tmp_path):
+    """The file a collector owns, read through its query API by `tokentrail dashboard --collector`."""
+    import shutil
+
+    from tokentrail.collector.server import Collector
+
+    db = tmp_path / "owned.duckdb"
+    shutil.copy(sample_db, db)
+    collector = Collector(db, http_port=0, grpc_port=0).start()
+    d = Dashboard("--collector", collector.http_url)
+    try:
+        state = browser.load(d.url + "?page=costs&by=feature")
+        browser.screenshot(ARTIFACTS / "through-collector.png")
+    finally:
+        d.close()
+        collector.stop()
+    assert state["exceptions"] == 0, state["text"]
+    assert state["title"] == "Costs" and "chat-assistant" in state["text"]
+    assert f"collector {collector.http_url}" in state["sidebar"]
