@@ -25,6 +25,8 @@ Analyses: every function is f(source=None, filters=None, ...) -> DataFrame unles
         dims: model provider service feature user day hour week month service_tier operation
         cols: <dims>, calls, cost_usd, input_cost_usd, output_cost_usd, unpriced_calls, input_tokens, output_tokens
     cost_by_model, cost_by_day
+    cost_components(..., by="model"): <by>, uncached_input_usd, cache_read_usd, cache_write_usd,
+        output_usd, reasoning_usd, cost_usd
     totals(...) -> dict: calls, cost_usd, errors, unpriced_calls, unpriced_tokens, tokens,
         response_cache_saved_usd, error_cost_usd, retry_wait_ms
     latency_by_model: model, calls, p50_ms, p95_ms, p99_ms, ttft_p50_ms, ttft_p95_ms, output_tokens_per_s
@@ -70,6 +72,7 @@ _LAZY = {
     "Filters": "filters",
     "cost_by": "analyses",
     "cost_by_model": "analyses",
+    "cost_components": "analyses",
     "cost_by_day": "analyses",
     "totals": "analyses",
     "latency_by_model": "analyses",

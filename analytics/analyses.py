@@ -146,6 +146,31 @@ def _cost_by_preaggregated(names: list[str], where: str, keys: list[str]) -> str
         GROUP BY {", ".join(str(i + 1) for i in range(len(names)))}"""
 
 
+def cost_components(
+    source: Source | None = None, filters: Filters | None = None, by: str | Sequence[str] = "model"
+) -> pd.DataFrame:
+    """Spend split into what each kind of token cost: uncached input, cache reads, cache writes,
+    visible output and reasoning (the five add up to cost_usd; nothing is counted twice)."""
+    names = _dims(by)
+    select = ", ".join(f"{DIMENSIONS[n]} AS {n}" for n in names)
+    where, params = _where(filters)
+    sql = f"""
+        SELECT {select},
+               sum(greatest(coalesce(input_tokens, 0) - coalesce(cached_input_tokens, 0)
+                            - coalesce(cache_write_tokens, 0), 0) * input_per_mtok) / 1e6 AS uncached_input_usd,
+               sum(coalesce(cached_input_tokens, 0) * cache_read_per_mtok) / 1e6 AS cache_read_usd,
+               sum(coalesce(cache_write_tokens, 0) * cache_write_per_mtok) / 1e6 AS cache_write_usd,
+               sum(greatest(coalesce(output_tokens, 0) - coalesce(reasoning_tokens, 0), 0) * output_per_mtok)
+                   / 1e6 AS output_usd,
+               sum(coalesce(reasoning_tokens, 0) * reasoning_per_mtok) / 1e6 AS reasoning_usd,
+               sum(cost_usd) AS cost_usd
+        FROM llm_calls_priced {where}
+        GROUP BY {", ".join(str(i + 1) for i in range(len(names)))}
+        ORDER BY cost_usd DESC NULLS LAST
+    """
+    return _src(source).query(sql, params)
+
+
 def cost_by_model(source: Source | None = None, filters: Filters | None = None) -> pd.DataFrame:
     return cost_by(source, filters, "model")
 

@@ -250,3 +250,19 @@ def test_models_arriving_later_are_priced_on_the_next_query(make_db):
     con.close()
     insert_calls(path, [{"ts": datetime(2026, 11, 4), "model": "o3", "input_tokens": M, "output_tokens": 0}])
     assert [r["cost_usd"] for r in costs(path)] == [pytest.approx(0.15), pytest.approx(2.0)]
+
+
+def test_cost_components_add_up(make_db):
+    from tokentrail.analytics import cost_components
+
+    path = make_db([{"ts": datetime(2026, 11, 2), "provider": "anthropic", "model": "claude-sonnet-4-0",
+                     "input_tokens": 100_000, "cache_write_tokens": 20_000, "cached_input_tokens": 30_000,
+                     "output_tokens": 10_000, "reasoning_tokens": 4_000}])
+    row = cost_components(connect(db=path, overrides=Overrides())).iloc[0]
+    assert row["uncached_input_usd"] == pytest.approx(50_000 * 3.0 / M)
+    assert row["cache_write_usd"] == pytest.approx(20_000 * 3.75 / M)
+    assert row["cache_read_usd"] == pytest.approx(30_000 * 0.30 / M)
+    assert row["output_usd"] == pytest.approx(6_000 * 15.0 / M)
+    assert row["reasoning_usd"] == pytest.approx(4_000 * 15.0 / M)
+    parts = ["uncached_input_usd", "cache_read_usd", "cache_write_usd", "output_usd", "reasoning_usd"]
+    assert sum(row[p] for p in parts) == pytest.approx(row["cost_usd"])
