@@ -11,7 +11,7 @@ from __future__ import annotations
 import openai
 import pytest
 import tokentrail.cache as cache
-from cache_calls import ENDPOINTS, acall, call
+from cache_calls import ENDPOINTS, acall, call, enable_tolerant
 
 MODES = [(e, s) for e in ENDPOINTS for s in (False, True)]
 IDS = [f"{e}-{'stream' if s else 'plain'}" for e, s in MODES]
@@ -23,7 +23,7 @@ def _keys(redis_server) -> list[bytes]:
 
 @pytest.mark.parametrize(("endpoint", "stream"), MODES, ids=IDS)
 def test_sync_miss_then_hit(simulator, client, redis_server, endpoint, stream):
-    cache.enable(redis_server.url)
+    enable_tolerant(redis_server.url)
     first = call(client, endpoint, stream)
     assert not first.hit
     assert len(_keys(redis_server)) == 1
@@ -46,7 +46,7 @@ def test_sync_miss_then_hit(simulator, client, redis_server, endpoint, stream):
 
 @pytest.mark.parametrize(("endpoint", "stream"), MODES, ids=IDS)
 async def test_async_miss_then_hit(simulator, aclient, redis_server, endpoint, stream):
-    cache.enable(redis_server.url)
+    enable_tolerant(redis_server.url)
     first = await acall(aclient, endpoint, stream)
     assert not first.hit
     assert len(_keys(redis_server)) == 1
@@ -61,7 +61,7 @@ async def test_async_miss_then_hit(simulator, aclient, redis_server, endpoint, s
 
 def test_stream_replays_the_same_chunks(simulator, client, redis_server):
     """The replay hands the SDK the stored chunks one by one, not one blob: same SSE bytes, same splits."""
-    cache.enable(redis_server.url)
+    enable_tolerant(redis_server.url)
     kwargs = {**ENDPOINTS["chat"], "stream": True, "stream_options": {"include_usage": True}}
     paced = {"x-sim-latency-scale": "0.05"}  # a little per-token delay, so frames arrive as separate chunks
     with client.chat.completions.with_streaming_response.create(**kwargs, extra_headers=paced) as live:
@@ -75,7 +75,7 @@ def test_stream_replays_the_same_chunks(simulator, client, redis_server):
 
 
 def test_plain_and_streamed_requests_are_different_entries(client, redis_server):
-    cache.enable(redis_server.url)
+    enable_tolerant(redis_server.url)
     assert not call(client, "chat", stream=False).hit
     assert not call(client, "chat", stream=True).hit
     assert call(client, "chat", stream=False).hit
@@ -84,7 +84,7 @@ def test_plain_and_streamed_requests_are_different_entries(client, redis_server)
 
 
 def test_non_deterministic_requests_bypass_by_default(client, redis_server):
-    cache.enable(redis_server.url)
+    enable_tolerant(redis_server.url)
     for _ in range(2):
         assert not call(client, "chat", stream=False, temperature=0.7).hit
     assert cache.stats()["bypassed"] == 2 and cache.stats()["lookups"] == 0
@@ -92,13 +92,13 @@ def test_non_deterministic_requests_bypass_by_default(client, redis_server):
 
 
 def test_seed_makes_a_request_cacheable(client, redis_server):
-    cache.enable(redis_server.url)
+    enable_tolerant(redis_server.url)
     assert not call(client, "chat", stream=False, temperature=0.7, seed=7).hit
     assert call(client, "chat", stream=False, temperature=0.7, seed=7).hit
 
 
 def test_only_deterministic_false_caches_everything(client, redis_server):
-    cache.enable(redis_server.url, only_deterministic=False)
+    enable_tolerant(redis_server.url, only_deterministic=False)
     first = call(client, "responses", stream=False, temperature=1.0)
     second = call(client, "responses", stream=False, temperature=1.0)
     assert second.hit and second.items == first.items
@@ -107,7 +107,7 @@ def test_only_deterministic_false_caches_everything(client, redis_server):
 
 
 def test_other_endpoints_pass_through(client, redis_server):
-    cache.enable(redis_server.url, only_deterministic=False)
+    enable_tolerant(redis_server.url, only_deterministic=False)
     for _ in range(2):
         raw = client.embeddings.with_raw_response.create(model="text-embedding-3-small", input="rivers")
         assert "x-tokentrail-cache" not in raw.headers

@@ -13,7 +13,7 @@ import httpx
 import openai
 import pytest
 import tokentrail.cache as cache
-from cache_calls import CHAT, acall, call
+from cache_calls import CHAT, acall, call, enable_tolerant
 from tokentrail.cache.entry import decode
 
 LOGGER = "tokentrail.cache"
@@ -31,7 +31,7 @@ def _only_key(server) -> bytes:
 
 def test_redis_killed_mid_run(simulator, client, own_redis, caplog):
     caplog.set_level(logging.WARNING, LOGGER)
-    cache.enable(own_redis.url, breaker_cooldown_s=60)
+    enable_tolerant(own_redis.url, breaker_cooldown_s=60)
     first = call(client, "chat", stream=False)
     assert not call(client, "chat", stream=True).hit  # a stream entry too
     assert call(client, "chat", stream=False).hit
@@ -50,7 +50,7 @@ def test_redis_killed_mid_run(simulator, client, own_redis, caplog):
 
 def test_redis_back_after_restart(simulator, client, own_redis, caplog):
     caplog.set_level(logging.WARNING, LOGGER)
-    cache.enable(own_redis.url, breaker_cooldown_s=0.2)
+    enable_tolerant(own_redis.url, breaker_cooldown_s=0.2)
     port = own_redis.port
     own_redis.kill()
     assert not call(client, "chat", stream=False).hit
@@ -65,7 +65,7 @@ def test_redis_back_after_restart(simulator, client, own_redis, caplog):
 
 
 async def test_redis_killed_mid_run_async(simulator, aclient, own_redis):
-    cache.enable(own_redis.url, breaker_cooldown_s=60)
+    enable_tolerant(own_redis.url, breaker_cooldown_s=60)
     assert not (await acall(aclient, "responses", stream=True)).hit
     assert (await acall(aclient, "responses", stream=True)).hit
     own_redis.kill()
@@ -77,7 +77,7 @@ async def test_redis_killed_mid_run_async(simulator, aclient, own_redis):
 
 def test_redis_killed_while_a_stream_is_read(simulator, client, own_redis):
     """The store at the end of the stream fails; the application still gets every chunk."""
-    cache.enable(own_redis.url, breaker_cooldown_s=60)
+    enable_tolerant(own_redis.url, breaker_cooldown_s=60)
     stream = client.chat.completions.create(**CHAT, stream=True, stream_options={"include_usage": True},
                                             extra_headers={"x-sim-latency-scale": "0.05"})
     chunks = [next(stream)]
@@ -105,7 +105,7 @@ def test_redis_not_running_at_all(simulator, client, caplog):
 @pytest.mark.parametrize("damage", ["garbage", "truncated", "bit_flip", "other_key", "empty"])
 def test_corrupt_entry_is_a_counted_miss(simulator, client, redis_server, caplog, damage):
     caplog.set_level(logging.WARNING, LOGGER)
-    cache.enable(redis_server.url)
+    enable_tolerant(redis_server.url)
     first = call(client, "chat", stream=True)
     r = redis_server.client()
     key = _only_key(redis_server)
@@ -194,7 +194,7 @@ async def test_any_backend_exception_is_swallowed(client, aclient):
 
 
 def test_error_responses_are_not_stored(simulator, client, redis_server):
-    cache.enable(redis_server.url)
+    enable_tolerant(redis_server.url)
     with pytest.raises(openai.InternalServerError):
         client.chat.completions.create(**CHAT, extra_headers={"x-sim-fault": "500"})
     assert list(redis_server.client().scan_iter("tokentrail:cache:*")) == []
@@ -203,7 +203,7 @@ def test_error_responses_are_not_stored(simulator, client, redis_server):
 
 
 def test_sdk_retry_after_error_stores_the_success(simulator, redis_server):
-    cache.enable(redis_server.url)
+    enable_tolerant(redis_server.url)
     with openai.OpenAI(base_url=simulator.base_url, api_key="sk-test", max_retries=2) as c:
         headers = {"x-sim-fault": "503", "x-sim-fault-count": "1", "x-sim-fault-key": "k1"}
         first = c.chat.completions.with_raw_response.create(**CHAT, extra_headers=headers)
@@ -214,7 +214,7 @@ def test_sdk_retry_after_error_stores_the_success(simulator, redis_server):
 
 
 def test_abandoned_stream_is_not_stored(simulator, client, redis_server):
-    cache.enable(redis_server.url)
+    enable_tolerant(redis_server.url)
     # paced, so the first chunk arrives before the rest of the answer exists
     stream = client.chat.completions.create(**CHAT, stream=True, extra_headers={"x-sim-latency-scale": "0.05"})
     next(stream)
@@ -226,7 +226,7 @@ def test_abandoned_stream_is_not_stored(simulator, client, redis_server):
 
 
 def test_stream_cut_by_the_server_is_not_stored(simulator, client, redis_server):
-    cache.enable(redis_server.url)
+    enable_tolerant(redis_server.url)
     # openai 3.x wraps the cut in APIConnectionError; 1.x lets httpx's RemoteProtocolError through
     with pytest.raises((openai.APIError, httpx.TransportError)):
         list(client.chat.completions.create(**CHAT, stream=True, extra_headers={"x-sim-fault": "drop"}))
@@ -236,7 +236,7 @@ def test_stream_cut_by_the_server_is_not_stored(simulator, client, redis_server)
 def test_incomplete_responses_are_not_stored(simulator, client, redis_server):
     """status "incomplete" (cut by max_output_tokens) is not a finished answer; a chat answer
     with finish_reason "length" is (the API calls it done), and is stored."""
-    cache.enable(redis_server.url)
+    enable_tolerant(redis_server.url)
     for stream in (False, True):
         result = call(client, "responses", stream=stream, max_output_tokens=16)
         assert "incomplete" in result.items[-1]
@@ -251,7 +251,7 @@ def test_incomplete_responses_are_not_stored(simulator, client, redis_server):
 def test_transport_errors_are_not_retried_by_the_cache(simulator, client, redis_server, stream, temperature):
     """A failing send belongs to the SDK (its own retry policy); the cache must not send twice,
     whether it handled the request (temperature 0) or let it pass (0.7)."""
-    cache.enable(redis_server.url)
+    enable_tolerant(redis_server.url)
     with pytest.raises((openai.APIError, httpx.TransportError)):
         result = client.chat.completions.create(**{**CHAT, "temperature": temperature}, stream=stream,
                                                 extra_headers={"x-sim-fault": "drop"})
@@ -263,7 +263,7 @@ def test_transport_errors_are_not_retried_by_the_cache(simulator, client, redis_
 
 @pytest.mark.parametrize("temperature", [0, 0.7])
 async def test_transport_errors_are_not_retried_by_the_cache_async(simulator, aclient, redis_server, temperature):
-    cache.enable(redis_server.url)
+    enable_tolerant(redis_server.url)
     with pytest.raises((openai.APIError, httpx.TransportError)):
         await aclient.chat.completions.create(**{**CHAT, "temperature": temperature},
                                               extra_headers={"x-sim-fault": "drop"})

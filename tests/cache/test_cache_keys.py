@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 import tokentrail.cache as cache
-from cache_calls import call
+from cache_calls import call, enable_tolerant
 from tokentrail.cache.keys import digest, endpoint_of, is_deterministic, normalise
 
 TOOL = {
@@ -99,7 +99,7 @@ def test_stream_options_change_the_key(client):
 
 
 def test_ignore_keys_leave_the_key_unchanged(client, redis_server):
-    cache.enable(redis_server.url, ignore_keys=["user", "metadata.trace"])
+    enable_tolerant(redis_server.url, ignore_keys=["user", "metadata.trace"])
     first = call(client, "chat", False, user="alice", metadata={"trace": "t1", "team": "a"})
     assert not first.hit
     second = call(client, "chat", False, user="bob", metadata={"trace": "t2", "team": "a"})
@@ -108,12 +108,12 @@ def test_ignore_keys_leave_the_key_unchanged(client, redis_server):
 
 
 def test_namespaces_keep_tenants_apart(client, redis_server):
-    cache.enable(redis_server.url, namespace="tenant-a")
+    enable_tolerant(redis_server.url, namespace="tenant-a")
     a = call(client, "chat", False)
-    cache.enable(redis_server.url, namespace="tenant-b")
+    enable_tolerant(redis_server.url, namespace="tenant-b")
     b = call(client, "chat", False)
     assert not b.hit and b.items != a.items
-    cache.enable(redis_server.url, namespace="tenant-a")
+    enable_tolerant(redis_server.url, namespace="tenant-a")
     assert call(client, "chat", False).items == a.items
     keys = sorted(k.decode().rsplit(":", 1)[0] for k in redis_server.client().scan_iter("tokentrail:cache:*"))
     assert keys == ["tokentrail:cache:tenant-a", "tokentrail:cache:tenant-b"]
@@ -123,7 +123,7 @@ def test_api_key_is_neither_in_the_key_nor_stored(simulator, redis_server):
     """Two API keys, one namespace: a hit (the key is not part of the key); the secret is nowhere in Redis."""
     import openai
 
-    cache.enable(redis_server.url)
+    enable_tolerant(redis_server.url)
     secret_a, secret_b = "sk-secret-tenant-a-0001", "sk-secret-tenant-b-0002"
     with openai.OpenAI(base_url=simulator.base_url, api_key=secret_a, max_retries=0) as a, \
             openai.OpenAI(base_url=simulator.base_url, api_key=secret_b, max_retries=0) as b:
@@ -141,7 +141,7 @@ def test_base_url_is_part_of_the_key(client, redis_server):
     import openai
     from tokentrail.simulator.server import start_in_thread
 
-    cache.enable(redis_server.url)
+    enable_tolerant(redis_server.url)
     assert not call(client, "chat", False).hit
     with start_in_thread(seed=0) as other, openai.OpenAI(base_url=other.base_url, api_key="k", max_retries=0) as c:
         assert not call(c, "chat", False).hit

@@ -15,8 +15,7 @@ from datetime import datetime, timezone
 
 import openai
 import pytest
-import tokentrail.cache as cache
-from cache_calls import acall, call
+from cache_calls import acall, call, enable_tolerant
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -51,7 +50,7 @@ def _pairs(spans):
 
 async def test_hit_spans_and_saved_cost_in_llm_calls_and_report(simulator, client, aclient, redis_server, traced):
     memory, provider, db = traced
-    cache.enable(redis_server.url)
+    enable_tolerant(redis_server.url)
     results = []
     for endpoint, stream in [("chat", False), ("chat", True), ("responses", False), ("responses", True)]:
         extra = {"stream_options": {"include_usage": True}} if endpoint == "chat" and stream else {}
@@ -120,14 +119,14 @@ async def test_hit_spans_and_saved_cost_in_llm_calls_and_report(simulator, clien
 def test_instrumentation_off_still_caches(simulator, client, redis_server):
     """The cache does not depend on the instrumentation (and adds no spans of its own)."""
     tokentrail.uninstrument()
-    cache.enable(redis_server.url)
+    enable_tolerant(redis_server.url)
     assert not call(client, "responses", True).hit
     assert call(client, "responses", True).hit
 
 
 def test_failed_call_is_traced_as_a_normal_miss(simulator, client, redis_server, traced):
     memory, _, _ = traced
-    cache.enable(redis_server.url)
+    enable_tolerant(redis_server.url)
     with pytest.raises(openai.RateLimitError):
         client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}],
                                        temperature=0, extra_headers={"x-sim-fault": "429"})
