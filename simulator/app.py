@@ -21,6 +21,7 @@ from tokentrail.simulator.errors import ApiError, bad_request
 from tokentrail.simulator.faults import Fault, FaultPlanner
 from tokentrail.simulator.latency import Latency
 from tokentrail.simulator.prompt_cache import PromptCache
+from tokentrail.simulator.rate_limit import Admission, RateLimiter
 from tokentrail.simulator.replies import JsonReply, StreamReply
 
 Reply = JsonReply | StreamReply
@@ -76,6 +77,10 @@ class Simulator:
         self.config = config or SimulatorConfig()
         self.prompt_cache = PromptCache()
         self.faults = FaultPlanner(self.config)
+        c = self.config
+        self.rate_limiter = RateLimiter(
+            c.rate_limit_requests, c.rate_limit_window_s, c.rate_limit_tokens, enforce=c.enforce_rate_limit
+        )
         self._ids = itertools.count(1)
         self._routes: dict[tuple[str, str], Endpoint] = ROUTES
         self.requests: deque[LoggedRequest] = deque(maxlen=10_000)
@@ -118,16 +123,8 @@ class Simulator:
             latency_rng=random.Random(seed ^ 0x5EED),
         )
 
-    def rate_limit_headers(self) -> dict[str, str]:
-        c = self.config
-        return {
-            "x-ratelimit-limit-requests": str(c.rate_limit_requests),
-            "x-ratelimit-remaining-requests": str(c.rate_limit_requests - 1),
-            "x-ratelimit-reset-requests": "6ms",
-            "x-ratelimit-limit-tokens": str(c.rate_limit_tokens),
-            "x-ratelimit-remaining-tokens": str(c.rate_limit_tokens - 1000),
-            "x-ratelimit-reset-tokens": "6ms",
-        }
+    def admit(self) -> Admission:
+        return self.rate_limiter.admit()
 
 
 def parse_body(raw: bytes) -> dict[str, Any]:

@@ -42,6 +42,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         + ", ".join(_FAULT_KINDS)
         + ")",
     )
+    p.add_argument(
+        "--rpm",
+        type=int,
+        default=None,
+        metavar="N",
+        help="enforce a limit of N requests per minute (429 + Retry-After beyond it; default: no limit)",
+    )
     p.add_argument("--retry-after", type=float, default=None, help="Retry-After seconds sent with a 429")
     p.add_argument(
         "--timeout-hold", type=float, default=None, help="seconds a 'timeout' fault holds a request"
@@ -82,12 +89,14 @@ def run(args: argparse.Namespace) -> int:
 
     from tokentrail.cli import CommandError
 
-    options = {
+    options: dict[str, object] = {
         "ttft_ms": args.ttft_ms,
         "per_token_ms": args.per_token_ms,
         "retry_after_s": args.retry_after,
         "timeout_hold_s": args.timeout_hold,
     }
+    if args.rpm is not None:
+        options.update(rate_limit_requests=args.rpm, rate_limit_window_s=60.0, enforce_rate_limit=True)
     try:
         config = SimulatorConfig(
             seed=args.seed,

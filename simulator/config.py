@@ -21,8 +21,11 @@ class SimulatorConfig:
     fault_rates: dict[str, float] = field(default_factory=dict)
     retry_after_s: float = 0.2  # Retry-After sent with a 429
     timeout_hold_s: float = 30.0  # how long a "timeout" fault holds the request before closing it
-    # The rate-limit headers sent with every response.
+    # Request rate limit per window, reported in the x-ratelimit-* headers of every response; with
+    # enforce_rate_limit, requests over it get a 429 (Retry-After = time left in the window).
     rate_limit_requests: int = 10_000
+    rate_limit_window_s: float = 60.0
+    enforce_rate_limit: bool = False
     rate_limit_tokens: int = 10_000_000
     # Reply length range (tokens) when the request sets no lower max_tokens.
     reply_tokens: tuple[int, int] = (16, 64)
@@ -33,6 +36,8 @@ class SimulatorConfig:
             raise ValueError(f"unknown fault kinds {sorted(unknown)}; expected some of {FAULT_KINDS}")
         if any(r < 0 for r in self.fault_rates.values()) or sum(self.fault_rates.values()) > 1.0:
             raise ValueError("fault rates must be >= 0 and sum to at most 1")
+        if self.rate_limit_requests < 1 or self.rate_limit_window_s <= 0:
+            raise ValueError("rate_limit_requests must be >= 1 and rate_limit_window_s > 0")
         if self.latency_scale < 0:
             raise ValueError("latency_scale must be >= 0")
         lo, hi = self.reply_tokens

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from tokentrail.simulator.config import FAULT_KINDS, SimulatorConfig
 from tokentrail.simulator.errors import ApiError, bad_request
+from tokentrail.simulator.rate_limit import duration
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,7 @@ def error_for(fault: Fault, rate_headers: dict[str, str]) -> ApiError:
                 "retry-after": _seconds(fault.retry_after_s),
                 "retry-after-ms": str(round(fault.retry_after_s * 1000)),
                 "x-ratelimit-remaining-requests": "0",
-                "x-ratelimit-reset-requests": f"{round(fault.retry_after_s * 1000)}ms",
+                "x-ratelimit-reset-requests": duration(fault.retry_after_s),
             }
         )
         return ApiError(

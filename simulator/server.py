@@ -17,7 +17,7 @@ from tokentrail.simulator import tokens
 from tokentrail.simulator.app import LoggedRequest, Reply, Simulator
 from tokentrail.simulator.config import SimulatorConfig
 from tokentrail.simulator.errors import ApiError
-from tokentrail.simulator.faults import error_for
+from tokentrail.simulator.faults import Fault, error_for
 from tokentrail.simulator.replies import StreamReply, dumps
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,7 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "tokentrail-simulator"
     sys_version = ""
     server: SimulatorServer
+    _rate_headers: dict[str, str] = {}  # replaced per request, never mutated
 
     def setup(self) -> None:
         super().setup()
@@ -99,9 +100,13 @@ class _Handler(BaseHTTPRequestHandler):
             sim.record(method, self.path, self.headers)
             raw = self._read_body()
             endpoint = sim.route(method, self.path)
+            admission = sim.admit()
+            self._rate_headers = admission.headers
+            if not admission.admitted:
+                raise error_for(Fault("429", admission.retry_after_s, 0.0), admission.headers)
             fault = sim.plan_fault(self.headers)
             if fault is not None and fault.kind in ("429", "500", "503"):
-                raise error_for(fault, sim.rate_limit_headers())
+                raise error_for(fault, admission.headers)
             if fault is not None and fault.kind == "timeout":
                 self._hold(fault.hold_s)
                 return
@@ -159,7 +164,7 @@ class _Handler(BaseHTTPRequestHandler):
             "x-request-id": sim.new_id("req_", 32),
             "openai-version": "2020-10-01",
             "openai-processing-ms": str(round((time.perf_counter() - started) * 1000)),
-            **sim.rate_limit_headers(),
+            **self._rate_headers,
         }
 
     def _start_response(self, status: int, headers: dict[str, str]) -> None:

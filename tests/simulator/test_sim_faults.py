@@ -249,3 +249,33 @@ def test_stop_releases_requests_held_by_a_timeout_fault() -> None:
 def test_unknown_fault_header_is_a_400(client: openai.OpenAI) -> None:
     with pytest.raises(openai.BadRequestError, match="x-sim-fault"):
         client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, extra_headers=_fault("418"))
+
+
+def test_rate_limit_headers_count_down_within_the_window(simulator) -> None:
+    with openai.OpenAI(base_url=simulator.base_url, api_key="k", max_retries=0) as client:
+        remaining = [
+            int(
+                client.embeddings.with_raw_response.create(model="text-embedding-3-small", input="x").headers[
+                    "x-ratelimit-remaining-requests"
+                ]
+            )
+            for _ in range(3)
+        ]
+    limit = simulator.config.rate_limit_requests
+    assert remaining == [limit - 1, limit - 2, limit - 3]
+
+
+def test_enforced_rate_limit_answers_429_until_the_window_resets() -> None:
+    with start_in_thread(rate_limit_requests=2, rate_limit_window_s=0.6, enforce_rate_limit=True) as sim:
+        with openai.OpenAI(base_url=sim.base_url, api_key="k", max_retries=0) as strict:
+            for _ in range(2):
+                strict.embeddings.create(model="text-embedding-3-small", input="x")
+            with pytest.raises(openai.RateLimitError) as info:
+                strict.embeddings.create(model="text-embedding-3-small", input="x")
+        retry_after = float(info.value.response.headers["retry-after"])
+        assert 0 < retry_after <= 0.6
+        # The SDK waits out the window (Retry-After) and gets through.
+        with openai.OpenAI(base_url=sim.base_url, api_key="k", max_retries=2) as patient:
+            raw = patient.embeddings.with_raw_response.create(model="text-embedding-3-small", input="x")
+        assert raw.retries_taken >= 1
+        assert raw.headers["x-ratelimit-remaining-requests"] == "1"
