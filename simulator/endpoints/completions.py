@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 from tokentrail.simulator import tokens, validate
 from tokentrail.simulator.app import RequestContext
@@ -13,6 +13,13 @@ from tokentrail.simulator.replies import JsonReply, StreamReply
 from tokentrail.simulator.usage import completion_usage
 
 DEFAULT_MAX_TOKENS = 16  # the legacy API's own default
+
+
+class _Choice(NamedTuple):
+    prefix: str  # the echoed prompt, if echo
+    pieces: list[str]
+    tokens: int
+    finish: str
 
 
 def handle(ctx: RequestContext) -> JsonReply | StreamReply:
@@ -32,7 +39,7 @@ def handle(ctx: RequestContext) -> JsonReply | StreamReply:
     )
     tok = tokens.tokenizer_for(model)
     prompt_tokens = 0
-    choices = []
+    choices: list[_Choice] = []
     for prompt in prompts:
         if isinstance(prompt, str):
             prompt_text = prompt
@@ -41,17 +48,13 @@ def handle(ctx: RequestContext) -> JsonReply | StreamReply:
             prompt_text = ""  # token-id prompts are echoed as nothing: we do not decode them
             prompt_tokens += len(prompt)
         for _ in range(n):
-            turn = generate(spec, ctx.rng, ctx.new_id) if spec.max_output_tokens else None
-            pieces = turn.pieces if turn else []
-            choices.append(
-                {
-                    "prefix": prompt_text if echo else "",
-                    "pieces": pieces,
-                    "tokens": turn.output_tokens if turn else 0,
-                    "finish": turn.finish if turn else "length",
-                }
-            )
-    completion = sum(c["tokens"] for c in choices)
+            prefix = prompt_text if echo else ""
+            if not spec.max_output_tokens:
+                choices.append(_Choice(prefix, [], 0, "length"))
+                continue
+            turn = generate(spec, ctx.rng, ctx.new_id)
+            choices.append(_Choice(prefix, turn.pieces, turn.output_tokens, turn.finish))
+    completion = sum(c.tokens for c in choices)
     usage = completion_usage(prompt_tokens, completion)
     head = {
         "id": ctx.new_id("cmpl-", 29),
@@ -67,10 +70,10 @@ def handle(ctx: RequestContext) -> JsonReply | StreamReply:
                 **head,
                 "choices": [
                     {
-                        "text": c["prefix"] + "".join(c["pieces"]),
+                        "text": c.prefix + "".join(c.pieces),
                         "index": i,
                         "logprobs": None,
-                        "finish_reason": c["finish"],
+                        "finish_reason": c.finish,
                     }
                     for i, c in enumerate(choices)
                 ],
@@ -82,16 +85,14 @@ def handle(ctx: RequestContext) -> JsonReply | StreamReply:
     per_token = ctx.per_token_delay()
     first = True
     for i, c in enumerate(choices):
-        texts = ([c["prefix"]] if c["prefix"] else []) + c["pieces"]
+        texts = ([c.prefix] if c.prefix else []) + c.pieces
         for text in texts:
             delay, first = (ttft if first else per_token), False
             out.data(
                 {**head, "choices": [{"text": text, "index": i, "logprobs": None, "finish_reason": None}]},
                 delay,
             )
-        out.data(
-            {**head, "choices": [{"text": "", "index": i, "logprobs": None, "finish_reason": c["finish"]}]}
-        )
+        out.data({**head, "choices": [{"text": "", "index": i, "logprobs": None, "finish_reason": c.finish}]})
     if include_usage:
         out.data({**head, "choices": [], "usage": usage})
     out.done()
