@@ -55,6 +55,10 @@ def split_text(text: str, size: int = 6) -> list[str]:
 # ---------------------------------------------------------------- JSON Schema → instance
 
 
+# Below this nesting depth a nullable value is always filled in; from it on, it is null.
+_NULL_FROM_DEPTH = 4
+
+
 class SchemaError(ValueError):
     """The schema uses something we can't satisfy (reported to the client as a 400)."""
 
@@ -99,7 +103,9 @@ class _Gen:
         for key in ("anyOf", "oneOf"):
             if key in schema:
                 options = [o for o in schema[key] if not (isinstance(o, dict) and o.get("type") == "null")]
-                return self.value(options[0] if options else {"type": "null"}, depth + 1)
+                if not options or (len(options) < len(schema[key]) and depth >= _NULL_FROM_DEPTH):
+                    return None  # nullable and deep: stop here (recursive models end this way)
+                return self.value(options[0], depth + 1)
         if "allOf" in schema:
             merged: dict[str, Any] = {}
             for part in schema["allOf"]:
@@ -115,6 +121,8 @@ class _Gen:
         if typ == "object":
             return self.obj(schema, depth)
         if typ == "array":
+            if "prefixItems" in schema:  # a tuple: one value per position
+                return [self.value(item, depth + 1) for item in schema["prefixItems"]]
             lo = int(schema.get("minItems", 1))
             hi = max(lo, min(int(schema.get("maxItems", 3)), lo + 2))
             items = schema.get("items", {})
@@ -132,9 +140,10 @@ class _Gen:
             )
             return rng.randint(lo, max(lo, hi))
         if typ == "number":
-            lo = float(schema.get("minimum", 0.0))
-            hi = float(schema.get("maximum", lo + 100.0))
-            return round(rng.uniform(lo, max(lo, hi)), 3)
+            lo = float(schema.get("minimum", schema.get("exclusiveMinimum", 0.0)))
+            hi = float(schema.get("maximum", schema.get("exclusiveMaximum", lo + 100.0)))
+            # Stay clear of the bounds, so exclusive ones hold too (and rounding can't cross them).
+            return round(lo + (max(lo, hi) - lo) * rng.uniform(0.05, 0.95), 4)
         if typ == "boolean":
             return rng.random() < 0.5
         if typ == "null":
