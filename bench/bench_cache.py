@@ -132,19 +132,24 @@ def main() -> int:
                 cache.reset_stats()
                 timings = paired(fns, rounds)
                 timings.update(paired(streams, rounds // 3))
-                errors = cache.stats()["errors"]
 
                 async def run_async() -> dict[str, list[float]]:
                     async with openai.AsyncOpenAI(base_url=fast.base_url, api_key="sk-bench", max_retries=0) as ac:
-                        afns = {
-                            "redis_async": via_redis(lambda: ac.chat.completions.create(**CHAT)),
-                            "dict_async": via_dict(lambda: ac.chat.completions.create(**CHAT)),
-                        }
+
+                        async def create_async() -> object:
+                            return await ac.chat.completions.create(**CHAT)
+
+                        # decorate a coroutine *function*: a lambda returning a coroutine would run unscoped
+                        afns = {"redis_async": via_redis(create_async), "dict_async": via_dict(create_async)}
                         for fn in afns.values():
                             await fn()
                         return await apaired(afns, rounds // 2)
 
                 timings.update(asyncio.run(run_async()))
+                stats = cache.stats()
+                errors = stats["errors"]
+                # every timed call must have been a hit, unless a backend failure explains the miss
+                assert stats["misses"] == 0 or stats["errors"] > 0, f"unexplained misses: {stats}"
 
             # The store alone (no SDK): get + verify + decode of a ~1 kB entry.
             body = json.dumps({"choices": [{"message": {"content": "x" * 900}, "finish_reason": "stop"}]}).encode()

@@ -71,6 +71,9 @@ class _Scoped:
                 self._claimed = True
                 if _global is self._global_marker():
                     _global = self._previous
+                elif _global is not None and _global._previous is self:
+                    # a later enable() remembered this one as the setting to restore: skip it
+                    _global._previous = self._previous
             self._previous = None
 
     def _global_marker(self) -> Cache | None:

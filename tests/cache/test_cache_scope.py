@@ -129,3 +129,25 @@ def test_bad_backend_object():
 
 def test_single_ignore_key_string_is_one_key():
     assert cache.enable("memory", ignore_keys="user").ignore_keys == ("user",)
+
+
+def test_scoped_handles_never_come_back_as_the_process_wide_cache():
+    """enable() twice, then both used as decorators: neither may end up process-wide."""
+    first = cache.enable("memory", namespace="first")
+    second = cache.enable("memory", namespace="second")
+    seen = []
+    first(lambda: seen.append(cache.current()))()
+    assert cache.current() is second  # still the process-wide one: first was never it any more
+    second(lambda: seen.append(cache.current()))()
+    assert seen == [first, second]
+    assert cache.current() is None
+
+
+async def test_decorated_coroutine_function_runs_inside_the_scope():
+    handle = cache.enable("memory")
+
+    @handle
+    async def inside():
+        return cache.current()
+
+    assert await inside() is handle and cache.current() is None
