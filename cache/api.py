@@ -44,6 +44,10 @@ class _Off:
 
 _OFF = _Off()
 _scope: contextvars.ContextVar[Cache | _Off | None] = contextvars.ContextVar("tokentrail_cache", default=None)
+#: Tokens of the blocks entered in this context, innermost last. Per context (not per handle), so one
+#: handle shared by concurrent tasks resets each task's own token.
+_entered: contextvars.ContextVar[tuple[contextvars.Token[Any], ...]] = contextvars.ContextVar(
+    "tokentrail_cache_entered", default=())
 _global: Cache | None = None
 _lock = threading.Lock()
 
@@ -62,6 +66,7 @@ class _Scoped:
     _scope_value: Any
     _previous: Cache | None
     _claimed: bool
+    _active: int  # blocks using this handle right now, across threads and tasks
 
     def _claim(self) -> None:
         """First scoped use: undo the process-wide switch the constructor made."""
@@ -81,11 +86,17 @@ class _Scoped:
 
     def __enter__(self) -> Any:
         self._claim()
-        self._tokens.append(_scope.set(self._scope_value))
+        _entered.set((*_entered.get(), _scope.set(self._scope_value)))
+        with _lock:
+            self._active += 1
         return self
 
     def __exit__(self, *exc: object) -> None:
-        _scope.reset(self._tokens.pop())
+        *outer, token = _entered.get()
+        _scope.reset(token)
+        _entered.set(tuple(outer))
+        with _lock:
+            self._active -= 1
 
     async def __aenter__(self) -> Any:
         return self.__enter__()
@@ -131,7 +142,7 @@ class Cache(_Scoped):
         self.only_deterministic = only_deterministic
         self._previous = previous
         self._claimed = False
-        self._tokens: list[contextvars.Token[Any]] = []
+        self._active = 0
         self._scope_value = self
 
     def __repr__(self) -> str:
@@ -143,12 +154,12 @@ class Cache(_Scoped):
 
     def __exit__(self, *exc: object) -> None:
         super().__exit__(*exc)
-        if not self._tokens:
+        if not self._active:
             self.store.backend.close()
 
     async def __aexit__(self, *exc: object) -> None:
         super().__exit__(*exc)
-        if not self._tokens:
+        if not self._active:
             aclose = getattr(self.store.backend, "aclose", None)
             if aclose is not None:
                 await aclose()
@@ -188,7 +199,7 @@ class _Disabler(_Scoped):
     def __init__(self, previous: Cache | None) -> None:
         self._previous = previous
         self._claimed = False
-        self._tokens: list[contextvars.Token[Any]] = []
+        self._active = 0
         self._scope_value = _OFF
 
     def _global_marker(self) -> Cache | None:

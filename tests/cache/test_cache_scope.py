@@ -151,3 +151,27 @@ async def test_decorated_coroutine_function_runs_inside_the_scope():
         return cache.current()
 
     assert await inside() is handle and cache.current() is None
+
+
+async def test_one_handle_shared_by_concurrent_tasks(aclient):
+    """A module-level handle entered by many request handlers at once: each task gets its own
+    scope, exits in any order, and the handle keeps working afterwards."""
+    shared = cache.enable("memory")
+    cache.disable()
+    gate = asyncio.Event()
+
+    async def handler(delay: float) -> None:
+        async with shared:
+            await gate.wait()
+            await asyncio.sleep(delay)  # exit in another order than entry
+            assert cache.current() is shared
+            await acall(aclient, "chat", False)
+
+    tasks = [asyncio.create_task(handler(d)) for d in (0.03, 0.0, 0.02, 0.01)]
+    await asyncio.sleep(0.01)
+    gate.set()
+    await asyncio.gather(*tasks)  # concurrent identical misses all go to the API (no coalescing)
+    assert cache.stats()["lookups"] == 4  # every task looked up inside its own scope
+    assert cache.current() is None
+    async with shared:
+        assert (await acall(aclient, "chat", False)).hit
