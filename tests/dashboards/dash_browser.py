@@ -155,7 +155,7 @@ class Browser:
         result = self.call("Runtime.evaluate", {"expression": expression, "returnByValue": True})
         return result.get("result", {}).get("value")
 
-    def load(self, url: str, timeout: float = 60.0, settle: float = 1.5) -> dict[str, Any]:
+    def load(self, url: str, timeout: float = 60.0, settle: float = 1.0) -> dict[str, Any]:
         """Open `url` and wait until Streamlit finished the run and the page stopped changing."""
         self.call("Page.navigate", {"url": url})
         deadline = time.monotonic() + timeout
@@ -188,7 +188,7 @@ class Browser:
             if height != self.height:
                 self.call("Emulation.setDeviceMetricsOverride",
                           {"width": self.width, "height": height, "deviceScaleFactor": 1, "mobile": False})
-                time.sleep(1.0)  # let plotly re-layout at the new size
+                time.sleep(0.6)  # let plotly re-layout at the new size
         data = self.call("Page.captureScreenshot", {"format": "png"})["data"]
         if full_page:
             self.call("Emulation.setDeviceMetricsOverride",
