@@ -121,3 +121,31 @@ def test_memory_backend_hits_too(client):
         second = call(client, endpoint, stream)
         assert (first.hit, second.hit) == (False, True)
         assert second.items == first.items
+
+
+def test_sdk_helpers_are_cached_too(client):
+    """parse() and the stream() helpers post to the same endpoints, so they replay as well."""
+    import pydantic
+
+    class Rivers(pydantic.BaseModel):
+        rivers: list[str]
+
+    cache.enable("memory")
+    messages = ENDPOINTS["chat"]["messages"]
+    parsed = [client.chat.completions.parse(model="gpt-4o-mini", messages=messages, response_format=Rivers,
+                                            temperature=0).choices[0].message.parsed for _ in range(2)]
+    assert isinstance(parsed[0], Rivers) and parsed[0] == parsed[1]
+
+    events, finals = [], []
+    for _ in range(2):
+        with client.responses.stream(model="gpt-4o-mini", input="Name three rivers.", temperature=0) as s:
+            events.append([e.type for e in s])
+            finals.append(s.get_final_response().output_text)
+    assert events[0] == events[1] and events[0][-1] == "response.completed" and finals[0] == finals[1]
+
+    texts = []
+    for _ in range(2):
+        with client.chat.completions.stream(model="gpt-4o-mini", messages=messages, temperature=0) as s:
+            texts.append(s.get_final_completion().choices[0].message.content)
+    assert texts[0] == texts[1]
+    assert (cache.stats()["hits"], cache.stats()["misses"]) == (3, 3)
