@@ -131,7 +131,8 @@ def _trace(row: dict[str, Any]) -> None:
     ordered = _tree_order(spans)
     start = spans["ts"].min()
     offsets = [(r["ts"] - start).total_seconds() * 1000 for r in ordered]
-    labels = [("\u2003" * r["depth"]) + str(r["name"]) for r in ordered]
+    # Tick labels are right-aligned, so depth is shown with arrows rather than indentation.
+    labels = [("↳ " * r["depth"]) + str(r["name"]) for r in ordered]
     colours = ["#E45756" if r["span_id"] == row["span_id"] else "#4C78A8" for r in ordered]
     fig = go.Figure()
     fig.add_bar(
