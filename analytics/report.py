@@ -8,7 +8,7 @@ of the seven calendar days before them (days without calls count as $0).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from statistics import median
 from typing import TYPE_CHECKING, Any
@@ -143,12 +143,21 @@ def build_report(
     unpriced = (unpriced[["model", "unpriced_calls", "unpriced_tokens"]]
                 .rename(columns={"unpriced_calls": "calls", "unpriced_tokens": "tokens"})
                 .sort_values("tokens", ascending=False).reset_index(drop=True))
+    daily = _daily(days, start, cut, anomaly_k)
+    forecast = linear_forecast(totals["cost_usd"], start, end, cut, budget)
+    if budget is not None and forecast.spend >= budget:
+        # Already over: report the day spend actually crossed the budget, not the average-rate estimate.
+        cumulative = daily["cost_usd"].cumsum()
+        crossed = daily["day"][cumulative >= budget]
+        if len(crossed):
+            day = crossed.iloc[0]
+            forecast = replace(forecast, run_out=datetime(day.year, day.month, day.day))
     return Report(
         month=start.strftime("%Y-%m"), start=start, end=end, cut=cut, prev_start=prev_start, prev_cut=prev_cut,
-        budget=budget, forecast=linear_forecast(totals["cost_usd"], start, end, cut, budget), totals=totals,
+        budget=budget, forecast=forecast, totals=totals,
         prev_totals={"cost_usd": prev_total}, breakdowns=breakdowns,
         drivers=_drivers(grouped, totals["cost_usd"], top), unpriced_models=unpriced,
-        daily=_daily(days, start, cut, anomaly_k), anomaly_k=anomaly_k, filters=filters,
+        daily=daily, anomaly_k=anomaly_k, filters=filters,
     )
 
 

@@ -43,9 +43,10 @@ def _summary_rows(r: Report) -> list[tuple[str, str]]:
     rows.append(("Linear month-end forecast", money(f.forecast)
                  + (f" ({pct(f.forecast_ratio)} of budget)" if r.budget else "")))
     if r.budget is not None:
-        if f.run_out is not None:
-            verb = "ran out" if f.spend >= (r.budget or 0) else "runs out"
-            rows.append(("Budget " + verb, f"{f.run_out:%Y-%m-%d %H:%M} UTC"))
+        if f.run_out is not None and f.spend >= r.budget:
+            rows.append(("Budget ran out", f"{f.run_out:%Y-%m-%d} (the day spend crossed it)"))
+        elif f.run_out is not None:
+            rows.append(("Budget runs out", f"{f.run_out:%Y-%m-%d %H:%M} UTC at the current rate"))
         else:
             rows.append(("Budget runs out", "not this month at the current rate"))
     return rows

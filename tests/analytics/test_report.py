@@ -160,3 +160,13 @@ def test_empty_month_and_not_a_tokentrail_file(make_db, tmp_path, capsys):
     duckdb.connect(str(other)).execute("CREATE TABLE t (a INTEGER)").close()
     assert main(["sql", "SELECT 1", "--db", str(other)]) == 1
     assert "not a tokentrail database" in capsys.readouterr().err
+
+
+def test_budget_already_exceeded_reports_the_day_it_was_crossed(db):
+    # Spend: $2.46 a day (chat $2.25 + search $0.21) plus $30 on the 12th -> crosses $40 on 12 November.
+    r = build_report(connect(db=db, overrides=Overrides()), "2026-11", budget=40.0, as_of=AS_OF)
+    daily = r.daily.set_index("day")["cost_usd"]
+    crossing = next(d for d, c in daily.cumsum().items() if c >= 40.0)
+    assert crossing == date(2026, 11, 12)
+    assert r.forecast.run_out == datetime(2026, 11, 12)
+    assert "| Budget ran out | 2026-11-12 (the day spend crossed it) |" in render_markdown(r)
