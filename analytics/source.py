@@ -8,6 +8,7 @@ connection for a batch of queries with `Source.pinned()`, as the monthly report 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,6 +27,16 @@ ARROW_STREAM = "application/vnd.apache.arrow.stream"
 class QueryError(Exception):
     """A query failed: bad SQL, not read-only, timed out, or the collector refused it. The message is
     DuckDB's (or the collector's) own, meant to be shown as is."""
+
+
+_VIEW_NAMES = re.compile(r"\b(llm_calls|llm_calls_priced|llm_calls_daily|llm_cost_daily|prices|pricing_info)\b",
+                         re.IGNORECASE)
+
+
+def uses_views(sql: str) -> bool:
+    """Whether `sql` may read a view install_views creates. Queries over the raw tables alone skip
+    installing them (~0.1 s a query); a false positive only costs that time."""
+    return bool(_VIEW_NAMES.search(sql))
 
 
 class Source:
@@ -59,7 +70,7 @@ class Source:
 
     # -- file route -------------------------------------------------------------------------
     @contextmanager
-    def _connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+    def _connection(self, views: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
         if self._pinned is not None:
             yield self._pinned
             return
@@ -71,7 +82,8 @@ class Source:
         try:
             with open_file_reader(self.db) as con:
                 try:
-                    install_views(con, self.overrides)
+                    if views:
+                        install_views(con, self.overrides)
                 except duckdb.CatalogException as exc:
                     raise QueryError(f"{self.db} is not a tokentrail database (no llm_calls_raw table)") from exc
                 yield con
@@ -106,7 +118,7 @@ class Source:
         from tokentrail.readonly import QueryTimeoutError, UnsafeQueryError, run_read_only
 
         try:
-            with self._connection() as con:
+            with self._connection(views=uses_views(sql)) as con:
                 result = run_read_only(con, sql, params, max_rows=limit, timeout_s=self.timeout_s)
         except (duckdb.Error, UnsafeQueryError, QueryTimeoutError) as exc:
             raise QueryError(str(exc)) from exc
