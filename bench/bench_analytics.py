@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     targets = {"cost by model by day": 1.0, "p95 latency by model": 1.0, "monthly report 2026-11 (md+html)": 5.0}
     load = os.getloadavg()[0]
     print(f"rows: {args.rows:,}   generate: {gen_s:.1f} s   load average: {load:.1f} on {os.cpu_count()} cores")
-    print("(5 runs each; every run opens the file read-only and installs the views, as every query does)")
+    print("(5 runs each; every run opens the file read-only and, when the SQL uses them, installs the views)")
     print(f"{'case':<50} {'best s':>8} {'median s':>9} {'CPU s':>7} {'best x baseline':>16} {'target':>7}")
     for name, (best, med, cpu) in results.items():
         target = targets.get(name)
