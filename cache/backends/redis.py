@@ -3,7 +3,9 @@
 Retrying is the wrong reflex for a cache: a miss costs one API call, a slow cache costs every call.
 So each command gets `timeout_ms` for connect and for reply, redis-py's own retries are off, and
 the circuit breaker above this class (see `tokentrail.cache.store`) stops calling a dead server.
-Async clients use `redis.asyncio`, one client per event loop (its connections are bound to the loop
+The sync path uses the lean client in `resp.py` for plain `redis://` URLs (a hit is one GET, and
+redis-py's per-command Python overhead is most of its cost), redis-py otherwise. Async clients use
+`redis.asyncio`, one client per event loop (its connections are bound to the loop
 that opened them), so a slow Redis never blocks the host's event loop.
 """
 
@@ -14,6 +16,8 @@ import threading
 import weakref
 from collections.abc import AsyncIterator
 from typing import Any
+
+from tokentrail.cache.backends.resp import RespClient, plain_tcp_address
 
 
 class RedisBackend:
@@ -45,7 +49,9 @@ class RedisBackend:
         if self._sync is None:
             with self._lock:
                 if self._sync is None:
-                    self._sync = self._redis.Redis.from_url(self.url, **self._options())
+                    address = plain_tcp_address(self.url)
+                    self._sync = (RespClient(address, self.timeout_s) if address is not None
+                                  else self._redis.Redis.from_url(self.url, **self._options()))
         return self._sync
 
     async def _aclient(self) -> Any:

@@ -29,12 +29,16 @@ def _free_port() -> int:
 class RedisServer:
     """A redis-server child process on loopback that tests may kill and restart."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, *extra_args: str) -> None:
         exe = shutil.which("redis-server")
         if exe is None:
             raise RuntimeError("redis-server is not installed: apt-get install redis-server (or make system-deps)")
         self.exe = exe
         self.workdir = workdir
+        self.extra_args = list(extra_args)
+        self.password: str | None = None
+        if "--requirepass" in self.extra_args:
+            self.password = self.extra_args[self.extra_args.index("--requirepass") + 1]
         self.port = 0
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -47,7 +51,7 @@ class RedisServer:
             self.port = port or _free_port()
             self.proc = subprocess.Popen(
                 [self.exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                 "--dir", str(self.workdir), "--daemonize", "no", "--loglevel", "warning"],
+                 "--dir", str(self.workdir), "--daemonize", "no", "--loglevel", "warning", *self.extra_args],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )
             if self._wait_ready():
@@ -65,16 +69,16 @@ class RedisServer:
             if self.proc is not None and self.proc.poll() is not None:
                 return False
             try:
-                if redis.Redis(port=self.port, socket_timeout=0.2).ping():
+                if redis.Redis(port=self.port, password=self.password, socket_timeout=0.2).ping():
                     return True
             except redis.RedisError:
                 time.sleep(0.02)
         return False
 
-    def client(self):  # type: ignore[no-untyped-def]
+    def client(self, db: int = 0):  # type: ignore[no-untyped-def]
         import redis
 
-        return redis.Redis(port=self.port, socket_timeout=2)
+        return redis.Redis(port=self.port, db=db, password=self.password, socket_timeout=2)
 
     def kill(self) -> None:
         """SIGKILL: no clean shutdown, connections drop as after a crash."""

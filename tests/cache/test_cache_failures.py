@@ -269,3 +269,24 @@ async def test_transport_errors_are_not_retried_by_the_cache_async(simulator, ac
                                               extra_headers={"x-sim-fault": "drop"})
     assert len(simulator.requests) == 1
     assert cache.stats()["errors"] == 0
+
+
+def test_password_and_database_from_the_url(simulator, client, tmp_path, caplog):
+    from conftest import RedisServer
+
+    server = RedisServer(tmp_path, "--requirepass", "s3cret pass")
+    server.start()
+    try:
+        enable_tolerant(f"redis://:s3cret%20pass@127.0.0.1:{server.port}/3")
+        assert not call(client, "chat", False).hit
+        assert call(client, "chat", False).hit
+        assert len(list(server.client(db=3).scan_iter("tokentrail:cache:*"))) == 1
+        assert list(server.client(db=0).scan_iter("*")) == []
+
+        caplog.set_level(logging.WARNING, LOGGER)
+        enable_tolerant(f"redis://:wrong@127.0.0.1:{server.port}/3", breaker_cooldown_s=60)
+        assert not call(client, "chat", False).hit  # refused by the server: a counted miss, no error
+        assert cache.stats()["errors_other"] == 1
+        assert "WRONGPASS" in _warnings(caplog)[0] or "invalid" in _warnings(caplog)[0].lower()
+    finally:
+        server.stop()

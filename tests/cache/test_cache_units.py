@@ -95,3 +95,21 @@ def test_breaker_opens_probes_and_backs_off():
     assert time.monotonic() - started >= 0.19
     assert b.success() is True and b.allow() and not b.is_open
     assert b.success() is False
+
+
+@pytest.mark.parametrize(("url", "lean"), [
+    ("redis://127.0.0.1:6379/0", True),
+    ("redis://localhost", True),
+    ("redis://:pw@10.0.0.5:6380/3", True),
+    ("redis://user:p%40ss@host/2", True),
+    ("rediss://host:6380/0", False),
+    ("unix:///run/redis.sock", False),
+    ("redis://host:6379/0?socket_keepalive=true", False),
+])
+def test_which_urls_use_the_lean_client(url, lean):
+    from tokentrail.cache.backends.resp import plain_tcp_address
+
+    address = plain_tcp_address(url)
+    assert (address is not None) is lean
+    if url == "redis://user:p%40ss@host/2":
+        assert (address.username, address.password, address.db, address.port) == ("user", "p@ss", 2, 6379)
