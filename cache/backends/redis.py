@@ -3,9 +3,9 @@
 Retrying is the wrong reflex for a cache: a miss costs one API call, a slow cache costs every call.
 So each command gets `timeout_ms` for connect and for reply, redis-py's own retries are off, and
 the circuit breaker above this class (see `tokentrail.cache.store`) stops calling a dead server.
-The sync path uses the lean client in `resp.py` for plain `redis://` URLs (a hit is one GET, and
-redis-py's per-command Python overhead is most of its cost), redis-py otherwise. Async clients use
-`redis.asyncio`, one client per event loop (its connections are bound to the loop
+Plain `redis://` URLs use the lean clients in `resp.py` (a hit is one GET, and redis-py's
+per-command Python overhead is most of its cost); other URLs use redis-py. Async clients are one per
+event loop (its connections are bound to the loop
 that opened them), so a slow Redis never blocks the host's event loop.
 """
 
@@ -17,7 +17,7 @@ import weakref
 from collections.abc import AsyncIterator
 from typing import Any
 
-from tokentrail.cache.backends.resp import RespClient, plain_tcp_address
+from tokentrail.cache.backends.resp import AsyncRespClient, RespClient, plain_tcp_address
 
 
 class RedisBackend:
@@ -58,9 +58,13 @@ class RedisBackend:
         loop = asyncio.get_running_loop()
         held = self._async.get(loop)
         if held is None:
-            import redis.asyncio
+            address = plain_tcp_address(self.url)
+            if address is not None:
+                client: Any = AsyncRespClient(address)
+            else:
+                import redis.asyncio
 
-            client = redis.asyncio.Redis.from_url(self.url, **self._options())
+                client = redis.asyncio.Redis.from_url(self.url, **self._options())
             # The loop closes its async generators on shutdown (asyncio.run, pytest-asyncio), so a
             # parked generator is a loop-shutdown hook: its `finally` closes this loop's connections
             # while the loop still runs, instead of leaving them to the garbage collector.

@@ -1,4 +1,4 @@
-"""A minimal blocking Redis client for the hot path: GET and SET over plain TCP, pooled sockets.
+"""A minimal Redis client for the hot path: GET and SET over plain TCP, pooled, sync and asyncio.
 
 Why not redis-py here: a hit is one GET, and redis-py spends ~100 us of Python per command (pool
 bookkeeping, command packing, response parsing). Measured on loopback (bench/bench_cache.py and the
@@ -10,6 +10,7 @@ redis-py instead (see `RedisBackend`). Any socket error or timeout discards that
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 from dataclasses import dataclass
@@ -75,23 +76,16 @@ class _Connection:
         return self._reply()
 
     def _reply(self) -> bytes | None:
-        line = self.reader.readline()
-        if not line.endswith(b"\r\n"):
-            raise ConnectionError("Redis closed the connection")
-        kind, rest = line[:1], line[1:-2]
-        if kind == b"$":
-            n = int(rest)
-            if n < 0:
-                return None
-            data = self.reader.read(n + 2)
-            if len(data) != n + 2:
-                raise ConnectionError("Redis closed the connection mid-reply")
-            return data[:-2]
-        if kind in (b"+", b":"):
+        kind, rest = _parse_head(self.reader.readline())
+        if kind != b"$":
             return rest
-        if kind == b"-":
-            raise RespError(rest.decode(errors="replace"))
-        raise ConnectionError(f"unexpected Redis reply {line[:20]!r}")
+        n = int(rest)
+        if n < 0:
+            return None
+        data = self.reader.read(n + 2)
+        if len(data) != n + 2:
+            raise ConnectionError("Redis closed the connection mid-reply")
+        return data[:-2]
 
     def close(self) -> None:
         try:
@@ -142,3 +136,101 @@ class RespClient:
             idle, self._idle = self._idle, []
         for conn in idle:
             conn.close()
+
+    def __del__(self) -> None:
+        # A cache replaced by another enable() is dropped, not closed: release its sockets with it.
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - interpreter shutdown
+            pass
+
+
+def _parse_head(line: bytes) -> tuple[bytes, bytes]:
+    if not line.endswith(b"\r\n"):
+        raise ConnectionError("Redis closed the connection")
+    kind, rest = line[:1], line[1:-2]
+    if kind == b"-":
+        raise RespError(rest.decode(errors="replace"))
+    if kind not in (b"$", b"+", b":"):
+        raise ConnectionError(f"unexpected Redis reply {line[:20]!r}")
+    return kind, rest
+
+
+class _AsyncConnection:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    @classmethod
+    async def open(cls, address: Address) -> _AsyncConnection:
+        reader, writer = await asyncio.open_connection(address.host, address.port)  # TCP_NODELAY by default
+        conn = cls(reader, writer)
+        try:
+            if address.password is not None:
+                auth = (b"AUTH", address.username.encode(), address.password.encode()) if address.username \
+                    else (b"AUTH", address.password.encode())
+                await conn.call(_command(*auth))
+            if address.db:
+                await conn.call(_command(b"SELECT", str(address.db).encode()))
+        except BaseException:
+            conn.abort()
+            raise
+        return conn
+
+    async def call(self, payload: bytes) -> bytes | None:
+        self.writer.write(payload)
+        kind, rest = _parse_head(await self.reader.readline())
+        if kind != b"$":
+            return rest
+        n = int(rest)
+        if n < 0:
+            return None
+        try:
+            data = await self.reader.readexactly(n + 2)
+        except asyncio.IncompleteReadError as err:
+            raise ConnectionError("Redis closed the connection mid-reply") from err
+        return data[:-2]
+
+    def abort(self) -> None:
+        self.writer.transport.abort()
+
+
+class AsyncRespClient:
+    """The asyncio twin of RespClient, bound to one event loop (its connections are)."""
+
+    def __init__(self, address: Address, max_idle: int = 16) -> None:
+        self.address = address
+        self.max_idle = max_idle
+        self._idle: list[_AsyncConnection] = []
+
+    async def _call(self, payload: bytes) -> bytes | None:
+        conn = self._idle.pop() if self._idle else await _AsyncConnection.open(self.address)
+        try:
+            reply = await conn.call(payload)
+        except BaseException:  # cancellation (the caller's timeout) included: the reply is unread
+            conn.abort()
+            raise
+        if len(self._idle) < self.max_idle:
+            self._idle.append(conn)
+        else:
+            conn.abort()
+        return reply
+
+    async def get(self, key: str) -> bytes | None:
+        return await self._call(_command(b"GET", key.encode()))
+
+    async def set(self, key: str, value: bytes, px: int | None = None) -> None:
+        args = [b"SET", key.encode(), value]
+        if px is not None:
+            args += [b"PX", str(px).encode()]
+        await self._call(_command(*args))
+
+    async def aclose(self) -> None:
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.writer.close()
+        for conn in idle:
+            try:
+                await conn.writer.wait_closed()
+            except OSError:
+                pass
