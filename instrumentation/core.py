@@ -125,6 +125,9 @@ def uninstrument() -> bool:
         installed.patches.restore()
     if installed.owned_provider is not None:
         try:
+            guard = getattr(installed.owned_provider, "_tokentrail_exit_guard", None)
+            if guard is not None:
+                guard.closing()
             installed.owned_provider.shutdown()
         except Exception:
             log.debug("tokentrail: provider shutdown failed", exc_info=True)

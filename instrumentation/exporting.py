@@ -11,18 +11,53 @@ memory or blocking the app, and the provider is flushed at interpreter exit.
 
 from __future__ import annotations
 
+import atexit
 import os
 import sys
+import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
 from tokentrail.config import settings
 
-DEFAULT_TIMEOUT_S = 5
+DEFAULT_TIMEOUT_S = 3
+
+
+class ExitGuard(SpanExporter):
+    """Keeps interpreter exit quick when the destination is down.
+
+    At exit the batch processor drains its queue through the exporter; against a dead collector
+    every batch would wait out the export timeout and its retries. Once exit has begun
+    (`closing()`), a batch following a failed export is dropped at once instead. A healthy
+    destination is drained as usual, so nothing deliverable is lost.
+    """
+
+    def __init__(self, inner: SpanExporter) -> None:
+        self.inner = inner
+        self._closing = threading.Event()
+        self._last_failed = False
+
+    def export(self, spans: Sequence[Any]) -> SpanExportResult:
+        if self._last_failed and self._closing.is_set():
+            return SpanExportResult.FAILURE
+        result = self.inner.export(spans)
+        self._last_failed = result is not SpanExportResult.SUCCESS
+        return result
+
+    def closing(self) -> None:
+        self._closing.set()
+
+    def shutdown(self) -> None:
+        self.inner.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self.inner.force_flush(timeout_millis)
 
 
 @dataclass(frozen=True)
@@ -103,7 +138,10 @@ def build_tracer_provider(*, endpoint: str | None, db: str | os.PathLike[str] | 
     # The exporter first: the embedded one imports DuckDB, whose own exit hook must be registered
     # before the provider's (exit hooks run last-in first-out), or the final flush at interpreter
     # exit finds DuckDB already shut down.
-    exporter = make_exporter(dest)
+    exporter = ExitGuard(make_exporter(dest))
     provider = TracerProvider(resource=resource(service_name))
     provider.add_span_processor(BatchSpanProcessor(exporter))
+    # registered after the provider's own exit hook, so it runs first (last in, first out)
+    atexit.register(exporter.closing)
+    provider._tokentrail_exit_guard = exporter  # type: ignore[attr-defined]  # for uninstrument()
     return provider, dest
