@@ -149,3 +149,22 @@ def test_sdk_helpers_are_cached_too(client):
             texts.append(s.get_final_completion().choices[0].message.content)
     assert texts[0] == texts[1]
     assert (cache.stats()["hits"], cache.stats()["misses"]) == (3, 3)
+
+
+async def test_redis_py_path_for_other_urls(client, aclient, tmp_path):
+    """URLs the lean client does not speak (here a unix socket) go through redis-py, sync and async."""
+    from conftest import RedisServer
+
+    sock = tmp_path / "redis.sock"
+    server = RedisServer(tmp_path, "--unixsocket", str(sock), "--unixsocketperm", "700")
+    server.start()
+    try:
+        handle = enable_tolerant(f"unix://{sock}?db=2")
+        assert type(handle.store.backend._client()).__module__.startswith("redis")
+        assert (call(client, "chat", True).hit, call(client, "chat", True).hit) == (False, True)
+        assert ((await acall(aclient, "responses", False)).hit, (await acall(aclient, "responses", False)).hit) == \
+            (False, True)
+        assert len(list(server.client(db=2).scan_iter("tokentrail:cache:*"))) == 2
+        await handle.store.backend.aclose()
+    finally:
+        server.stop()
