@@ -114,6 +114,7 @@ class Call:
 
     operation = "chat"
     api_type: str | None = None
+    per_item = False  # True: the stream observer must hand over each item as it arrives
 
     # Per-call state starts as these class-level defaults and only what a call touches is written
     # on the instance: fewer stores on the hot path than initialising every field.
@@ -347,7 +348,7 @@ class Call:
             status = getattr(exc, "status_code", None)
             if isinstance(status, int):
                 attrs[sc.HTTP_STATUS] = status
-            arrived = self.response_id is not None or bool(self.parts)
+            arrived = self.response_id is not None or bool(self.parts) or self.usage is not None
             if arrived:  # interrupted stream: keep what arrived
                 self.stream_attributes(attrs)
             self.fallback_usage(attrs, with_output=arrived)
@@ -583,6 +584,7 @@ class ResponsesCall(Call):
 
     operation = "chat"
     api_type = "responses"
+    per_item = True  # time to first chunk depends on the event type
 
     def request_attributes(self, body: dict[str, Any], attrs: dict[str, Any]) -> None:
         max_tokens = body.get("max_output_tokens")

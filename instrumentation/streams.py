@@ -19,15 +19,21 @@ from typing import Any
 from tokentrail.instrumentation.calls import Call, report_internal_error
 
 _perf_ns = time.perf_counter_ns
+_BATCH = 256  # bounds the items held before folding
 
 
 class SyncObserver:
-    __slots__ = ("_next", "_call", "_ok")
+    # Items are buffered and folded into the call in batches (at the end, or every _BATCH items)
+    # rather than one by one: between two items the SDK's own decoding evicts our code and data
+    # from the CPU caches, so per-item work costs several times what the same work costs in one
+    # tight loop. Calls whose timing depends on the item type (Responses) fold each item at once.
+    __slots__ = ("_next", "_call", "_ok", "_buffer")
 
     def __init__(self, inner: Any, call: Call) -> None:
         self._next = inner.__next__
         self._call = call
         self._ok = True
+        self._buffer: list[Any] | None = None if call.per_item else []
 
     def __iter__(self) -> SyncObserver:
         return self
@@ -42,25 +48,52 @@ class SyncObserver:
             self._fail(exc)
             raise
         if self._ok:
-            call = self._call
-            now = _perf_ns()
-            call.last_ns = now
-            if not call.first_ns:
-                call.first_ns = now
-            try:
-                call.on_chunk(item)
-            except Exception:
-                self._ok = False
-                report_internal_error("stream chunk")
+            self._observe(item)
         return item
 
+    def _observe(self, item: Any) -> None:
+        call = self._call
+        now = _perf_ns()
+        call.last_ns = now
+        if not call.first_ns:
+            call.first_ns = now
+        buffer = self._buffer
+        try:
+            if buffer is None:
+                call.on_chunk(item)
+            else:
+                buffer.append(item)
+                if len(buffer) >= _BATCH:
+                    self._fold()
+        except Exception:
+            self._ok = False
+            report_internal_error("stream chunk")
+
+    def _fold(self) -> None:
+        buffer = self._buffer
+        if buffer:
+            on_chunk = self._call.on_chunk
+            for item in buffer:
+                on_chunk(item)
+            buffer.clear()
+
     def _end(self, how: str) -> None:
+        try:
+            if self._ok:
+                self._fold()
+        except Exception:
+            report_internal_error("stream chunk")
         try:
             self._call.stream_end(how)
         except Exception:
             report_internal_error("stream end")
 
     def _fail(self, exc: BaseException) -> None:
+        try:
+            if self._ok:
+                self._fold()
+        except Exception:
+            report_internal_error("stream chunk")
         try:
             self._call.fail(exc)
         except Exception:
@@ -76,12 +109,13 @@ class SyncObserver:
 
 
 class AsyncObserver:
-    __slots__ = ("_anext", "_call", "_ok")
+    __slots__ = ("_anext", "_call", "_ok", "_buffer")
 
     def __init__(self, inner: Any, call: Call) -> None:
         self._anext = inner.__anext__
         self._call = call
         self._ok = True
+        self._buffer: list[Any] | None = None if call.per_item else []
 
     def __aiter__(self) -> AsyncObserver:
         return self
@@ -96,18 +130,11 @@ class AsyncObserver:
             self._fail(exc)
             raise
         if self._ok:
-            call = self._call
-            now = _perf_ns()
-            call.last_ns = now
-            if not call.first_ns:
-                call.first_ns = now
-            try:
-                call.on_chunk(item)
-            except Exception:
-                self._ok = False
-                report_internal_error("stream chunk")
+            self._observe(item)
         return item
 
+    _observe = SyncObserver._observe
+    _fold = SyncObserver._fold
     _end = SyncObserver._end
     _fail = SyncObserver._fail
     closed = SyncObserver.closed
