@@ -153,7 +153,7 @@ def test_sdk_helpers_are_cached_too(client):
 
 async def test_redis_py_path_for_other_urls(client, aclient, tmp_path):
     """URLs the lean client does not speak (here a unix socket) go through redis-py, sync and async."""
-    from conftest import RedisServer
+    from redis_process import RedisServer
 
     sock = tmp_path / "redis.sock"
     server = RedisServer(tmp_path, "--unixsocket", str(sock), "--unixsocketperm", "700")

@@ -272,7 +272,7 @@ async def test_transport_errors_are_not_retried_by_the_cache_async(simulator, ac
 
 
 def test_password_and_database_from_the_url(simulator, client, tmp_path, caplog):
-    from conftest import RedisServer
+    from redis_process import RedisServer
 
     server = RedisServer(tmp_path, "--requirepass", "s3cret pass")
     server.start()
