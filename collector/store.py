@@ -50,9 +50,6 @@ def connect(path: str | Path, *, memory_limit: str | None = None,
     con = duckdb.connect(str(path), config=config)
     try:
         ensure_schema(con)
-        # ensure_schema ends on a fetchone(); DuckDB 2 refuses register() while a result is
-        # unfinished, so run a statement to retire it.
-        con.execute("SELECT 1").fetchall()
     except BaseException:
         con.close()
         raise

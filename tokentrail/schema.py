@@ -57,13 +57,14 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 def current_version(con: duckdb.DuckDBPyConnection) -> int:
     """Schema version of the open file; 0 for an empty one."""
+    # fetchall, not fetchone: an unfinished result makes DuckDB 2 refuse register() afterwards.
     exists = con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
-    ).fetchone()[0]
+    ).fetchall()[0][0]
     if not exists:
         return 0
-    row = con.execute("SELECT max(version) FROM schema_version").fetchone()
-    return int(row[0] or 0)
+    rows = con.execute("SELECT max(version) FROM schema_version").fetchall()
+    return int(rows[0][0] or 0)
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> int:
