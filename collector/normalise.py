@@ -237,6 +237,10 @@ def finish_row(slots: list[Any], status_error: bool) -> str | None:
     if op is None:
         return None
     slots[_I["operation"]] = op
+    # Only tokentrail's own cache sets the flag; for every other span "not a cache hit" is a fact,
+    # and a NULL here would make `WHERE NOT cache_hit` silently drop the row.
+    if slots[_I["cache_hit"]] is None:
+        slots[_I["cache_hit"]] = False
     if slots[_I["server_address"]] is None:
         slots[_I["server_address"]] = slots[_I["_api_base"]]
     source = slots[_I["_usage_source"]]
