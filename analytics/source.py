@@ -77,7 +77,7 @@ class Source:
         import duckdb
         from tokentrail.analytics.views import install_views
 
-        from tokentrail.readonly import open_file_reader
+        from tokentrail.readonly import DatabaseOpenError, open_file_reader
 
         try:
             with open_file_reader(self.db) as con:
@@ -87,7 +87,7 @@ class Source:
                 except duckdb.CatalogException as exc:
                     raise QueryError(f"{self.db} is not a tokentrail database (no llm_calls_raw table)") from exc
                 yield con
-        except FileNotFoundError as exc:
+        except DatabaseOpenError as exc:
             raise QueryError(str(exc)) from exc
 
     @contextmanager

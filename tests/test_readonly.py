@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from tokentrail.readonly import (
+    DatabaseOpenError,
     QueryTimeoutError,
     UnsafeQueryError,
     check_read_only,
@@ -76,5 +79,22 @@ def test_long_query_is_interrupted(db: Path) -> None:
 
 
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="no tokentrail database"), open_file_reader(tmp_path / "nope.duckdb"):
+    with pytest.raises(DatabaseOpenError, match="no tokentrail database"), open_file_reader(tmp_path / "nope.duckdb"):
         pass
+
+
+def test_file_held_by_a_writer_is_a_clear_error(db: Path) -> None:
+    """Another process holding the write lock: a message naming the way out, not a traceback."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"import duckdb, sys; con = duckdb.connect({str(db)!r}); print('held', flush=True); sys.stdin.read()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        with (pytest.raises(DatabaseOpenError, match="another process holds .*--collector URL"),
+              open_file_reader(db, lock_timeout=0.3)):
+            pass
+    finally:
+        holder.communicate("", timeout=30)
+    with open_file_reader(db) as con:  # released: readable again
+        assert con.execute("SELECT count(*) FROM spans").fetchall() == [(5,)]

@@ -89,6 +89,10 @@ def _is_lock_error(exc: duckdb.Error) -> bool:
     return "lock" in text or "conflicting" in text
 
 
+class DatabaseOpenError(RuntimeError):
+    """The file is missing, not a DuckDB database, or locked by a writer for too long."""
+
+
 @contextmanager
 def open_file_reader(path: str | Path, lock_timeout: float = 10.0) -> Iterator[duckdb.DuckDBPyConnection]:
     """An isolated, read-only view of a tokentrail file, held only for the `with` block.
@@ -99,7 +103,7 @@ def open_file_reader(path: str | Path, lock_timeout: float = 10.0) -> Iterator[d
     """
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"no tokentrail database at {path}")
+        raise DatabaseOpenError(f"no tokentrail database at {path}")
     deadline = time.monotonic() + lock_timeout
     delay = 0.01
     while True:
@@ -109,8 +113,13 @@ def open_file_reader(path: str | Path, lock_timeout: float = 10.0) -> Iterator[d
             break
         except duckdb.Error as exc:
             con.close()
-            if not _is_lock_error(exc) or time.monotonic() >= deadline:
-                raise
+            if not _is_lock_error(exc):
+                raise DatabaseOpenError(f"cannot open {path}: {exc}") from exc
+            if time.monotonic() >= deadline:
+                raise DatabaseOpenError(
+                    f"{exc} -- another process holds {path} for writing; read through the collector"
+                    " (--collector URL) or stop the writer (see docs/troubleshooting.md)"
+                ) from exc
             time.sleep(delay)
             delay = min(delay * 2, 0.25)
     try:

@@ -20,6 +20,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.id_generator import IdGenerator
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from tokentrail.config import settings
 from tokentrail.demo.scenario import ROUTES, SERVICES, USERS, Route
 
 SPIKE_DAYS_AGO = 12  # a runaway retry loop in support-bot multiplies its traffic that day
@@ -109,11 +110,14 @@ def backfill(endpoint: str, *, days: int = 60, base: int = 200, seed: int = 7,
     providers: dict[str, TracerProvider] = {}
     ids = _SeededIds(rng)
 
+    token = settings().token  # the demo's collector requires it when TOKENTRAIL_TOKEN is set
+    headers = {"authorization": f"Bearer {token}"} if token else None
+
     def tracer_for(service: str):
         if service not in providers:
             resource = Resource.create({"service.name": f"{service} (synthetic)", "tokentrail.synthetic": True})
             provider = TracerProvider(resource=resource, id_generator=ids)
-            exporter = OTLPSpanExporter(endpoint=endpoint.rstrip("/") + "/v1/traces")
+            exporter = OTLPSpanExporter(endpoint=endpoint.rstrip("/") + "/v1/traces", headers=headers)
             provider.add_span_processor(BatchSpanProcessor(exporter, max_queue_size=65_536, max_export_batch_size=512))
             providers[service] = provider
         return providers[service].get_tracer("tokentrail.demo.backfill")

@@ -27,21 +27,24 @@ def budgets_toml(db: Path, today: date) -> str:
     source = Source(db=db)
     last = Filters(start=_month_start(today, 1), end=_month_start(today))
     spent = totals(source, last)["cost_usd"] or 0.0
-    by_feature = cost_by(source, last, by="feature")
-    top = by_feature.sort_values("cost_usd", ascending=False).iloc[0]
-    return f"""# tokentrail demo budgets (written by `tokentrail demo`); see docs/budgets.md.
+    by_feature = cost_by(source, last, by="feature").dropna(subset=["feature"])
+    text = f"""# tokentrail demo budgets (written by `tokentrail demo`); see docs/budgets.md.
 # Set at 85% of last month's spend, so this month's forecast runs over.
 [[budget]]
 name = "all LLM spend"
-monthly_usd = {round(spent * 0.85, 2)}
-alert_at = [0.8, 1.0]
-
+monthly_usd = {max(round(spent * 0.85, 2), 0.01)}
+thresholds = [0.8, 1.0]
+"""
+    if not by_feature.empty:
+        top = by_feature.sort_values("cost_usd", ascending=False).iloc[0]
+        text += f"""
 [[budget]]
 name = "{top['feature']}"
 feature = "{top['feature']}"
-monthly_usd = {round(float(top['cost_usd']) * 0.85, 2)}
-alert_at = [0.8, 1.0]
+monthly_usd = {max(round(float(top['cost_usd']) * 0.85, 2), 0.01)}
+thresholds = [0.8, 1.0]
 """
+    return text
 
 
 def render(db: Path, today: date) -> str:
