@@ -40,3 +40,23 @@ def test_import_is_light() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_output_piped_into_a_reader_that_leaves_early(tmp_path) -> None:
+    """`tokentrail sql ... | head -1`: no traceback when the pipe closes, exit 141 like other tools."""
+    import duckdb
+    from tokentrail.schema import ensure_schema
+
+    db = tmp_path / "t.duckdb"
+    with duckdb.connect(str(db)) as con:
+        ensure_schema(con)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tokentrail", "sql", "--db", str(db), "--format", "csv",
+         "SELECT i FROM range(1000) t(i)"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    proc.stdout.close()  # the reader is gone before the first byte is written
+    _, err = proc.communicate(timeout=60)
+    assert b"Traceback" not in err, err.decode()
+    assert proc.returncode == 141
