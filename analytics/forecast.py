@@ -64,9 +64,9 @@ def linear_forecast(
         if spend >= budget:
             # Already over: the run-out moment lies in the past, at the same average rate.
             run_out = month_start + timedelta(days=budget / rate) if rate else as_of
-        elif rate and rate > 0:
-            when = month_start + timedelta(days=budget / rate)
-            run_out = when if when < month_end else None
+        elif rate and rate > 0 and budget / rate < days:
+            # Compare in days first: a large budget over a tiny rate overflows timedelta.
+            run_out = month_start + timedelta(days=budget / rate)
     return Forecast(month_start, month_end, as_of, spend, elapsed, days, rate, forecast, budget, run_out)
 
 

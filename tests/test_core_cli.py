@@ -45,6 +45,7 @@ def test_import_is_light() -> None:
 def test_output_piped_into_a_reader_that_leaves_early(tmp_path) -> None:
     """`tokentrail sql ... | head -1`: no traceback when the pipe closes, exit 141 like other tools."""
     import duckdb
+
     from tokentrail.schema import ensure_schema
 
     db = tmp_path / "t.duckdb"

@@ -36,6 +36,8 @@ def test_forecast_partial_days_and_no_run_out_within_month():
     f = linear_forecast(36.0, start, end, datetime(2026, 11, 2, 12), budget=1000.0)  # 1.5 days
     assert f.forecast == pytest.approx(36.0 / 1.5 * 30)
     assert f.run_out is None
+    # A budget millions of times the spend rate is simply never reached (no date overflow).
+    assert linear_forecast(0.0001, start, end, datetime(2026, 11, 2), budget=1e9).run_out is None
 
 
 def test_forecast_edges():

@@ -78,3 +78,68 @@ def test_web_handler_tagging(simulator, tmp_path: Path) -> None:
 def test_examples_never_record_the_api_key(simulator, tmp_path: Path, name: str) -> None:
     run_example(name, simulator, tmp_path)
     assert b"sk-example-secret" not in (tmp_path / "traces.duckdb").read_bytes()
+
+
+class _Webhook:
+    """A loopback HTTP endpoint that records JSON posts (or fails them when told to)."""
+
+    def __init__(self) -> None:
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.posts: list[dict] = []
+        self.status = 200
+        hook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                hook.posts.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                self.send_response(hook.status)
+                self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def test_monthly_budget_check(simulator, tmp_path: Path) -> None:
+    run_example("web_handler_tagging", simulator, tmp_path)  # three priced calls this month
+    (spent,) = rows(tmp_path, "SELECT count(*) FROM llm_calls_raw WHERE input_tokens > 0")[0]
+    assert spent == 3
+    (tmp_path / "budgets.toml").write_text(
+        '[[budget]]\nname = "everything"\nmonthly_usd = 1000000\n\n'
+        '[[budget]]\nname = "ask feature"\nfeature = "ask"\nmonthly_usd = 0.000001\n'
+    )
+    hook = _Webhook()
+    hook.status = 500  # first delivery fails: the alert must not be marked as sent
+    args = {"BUDGET_ALERT_WEBHOOK": hook.url}
+
+    def check() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, str(REPO / "examples" / "monthly_budget_check.py"), "--budgets", "budgets.toml",
+             "--out", "reports"],
+            cwd=tmp_path, env={**os.environ, "TOKENTRAIL_DB": str(tmp_path / "traces.duckdb"), **args},
+            capture_output=True, text=True, timeout=120,
+        )
+
+    first = check()
+    assert first.returncode == 4, first.stderr  # spend has crossed the "ask" budget
+    assert "alert not delivered" in first.stderr
+    hook.status = 200
+    second = check()
+    assert second.returncode == 4
+    third = check()
+    assert third.returncode == 4
+    texts = [p["text"] for p in hook.posts]
+    assert len(texts) == 2 and texts[0] == texts[1]  # retried once after the failure, then quiet
+    assert texts[0].startswith("tokentrail budget OVER: ask feature: $")
+    assert "everything" not in " ".join(texts)
+    reports = sorted(p.name for p in (tmp_path / "reports").glob("*.html"))
+    assert len(reports) == 2  # this month and last month
+    month = reports[-1].removesuffix(".html")
+    html = (tmp_path / "reports" / reports[-1]).read_text()
+    assert f"{month}" in html and "gpt-4o-mini" in html
