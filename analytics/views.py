@@ -181,12 +181,15 @@ SELECT {stored},
 FROM (
     SELECT r.*,
            p.valid_from IS NOT NULL AS price_known,
+           -- No token counts at all (usage_source 'none'): the cost is unknown, not $0.
+           CASE WHEN r.input_tokens IS NOT NULL OR r.output_tokens IS NOT NULL THEN
            (greatest(coalesce(r.input_tokens, 0) - coalesce(r.cached_input_tokens, 0)
                      - coalesce(r.cache_write_tokens, 0), 0) * p.input_per_mtok
             + coalesce(r.cached_input_tokens, 0) * p.cache_read_per_mtok
-            + coalesce(r.cache_write_tokens, 0) * p.cache_write_per_mtok) / 1e6 AS input_cost_usd,
+            + coalesce(r.cache_write_tokens, 0) * p.cache_write_per_mtok) / 1e6 END AS input_cost_usd,
+           CASE WHEN r.input_tokens IS NOT NULL OR r.output_tokens IS NOT NULL THEN
            (greatest(coalesce(r.output_tokens, 0) - coalesce(r.reasoning_tokens, 0), 0) * p.output_per_mtok
-            + coalesce(r.reasoning_tokens, 0) * p.reasoning_per_mtok) / 1e6 AS output_cost_usd,
+            + coalesce(r.reasoning_tokens, 0) * p.reasoning_per_mtok) / 1e6 END AS output_cost_usd,
            CASE WHEN r.cache_hit THEN
                (coalesce(r.saved_input_tokens, 0) * p.input_per_mtok
                 + coalesce(r.saved_output_tokens, 0) * p.output_per_mtok) / 1e6

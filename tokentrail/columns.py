@@ -37,7 +37,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("cached_input_tokens", "BIGINT", "tokens", "Prompt tokens read from the provider's prompt cache (a subset of input_tokens)."),
     Column("cache_write_tokens", "BIGINT", "tokens", "Prompt tokens written to the provider's prompt cache (a subset of input_tokens)."),
     Column("reasoning_tokens", "BIGINT", "tokens", "Reasoning tokens (a subset of output_tokens)."),
-    Column("usage_source", "VARCHAR", "tokens", "`api` when the provider reported usage, `tiktoken` when tokentrail counted."),
+    Column("usage_source", "VARCHAR", "tokens", "`api` when the provider reported usage, `tiktoken` when tokentrail counted, `none` when neither could (tokens and cost are then NULL)."),
     # timing
     Column("duration_ms", "DOUBLE", "timing", "Wall time of the logical call, to the end of the stream, retries included."),
     Column("ttft_ms", "DOUBLE", "timing", "Time to the first streamed chunk; NULL for non-streaming calls."),
@@ -61,11 +61,11 @@ COLUMNS: tuple[Column, ...] = (
     Column("tags", "JSON", "cache and tags", "Free tags (`tokentrail.tag.<key>`) as a JSON object."),
     Column("service_tier", "VARCHAR", "cache and tags", "Service tier requested or reported (default, flex, priority, batch)."),
     # cost (computed at query time by the analytics view)
-    Column("cost_usd", "DOUBLE", "cost", "Total cost in USD at the price in force at `ts`; NULL when the model is unpriced.", stored=False),
+    Column("cost_usd", "DOUBLE", "cost", "Total cost in USD at the price in force at `ts`; NULL when the model is unpriced or no token counts are known.", stored=False),
     Column("input_cost_usd", "DOUBLE", "cost", "Cost of all input tokens (uncached, cache read, cache write).", stored=False),
     Column("output_cost_usd", "DOUBLE", "cost", "Cost of output tokens, reasoning included.", stored=False),
     Column("price_known", "BOOLEAN", "cost", "False when no price matched: cost columns are then NULL, never 0.", stored=False),
-    Column("saved_cost_usd", "DOUBLE", "cost", "On a cache hit: what the original call would cost at today's rate.", stored=False),
+    Column("saved_cost_usd", "DOUBLE", "cost", "On a cache hit: what the call it replaced would have cost, at the rate in force at the hit.", stored=False),
 )
 
 STORED_COLUMNS: tuple[Column, ...] = tuple(c for c in COLUMNS if c.stored)

@@ -106,6 +106,19 @@ def test_unknown_model_is_null_never_zero(make_db):
     assert daily["c"][0] == pytest.approx(2.50)
 
 
+def test_call_without_any_token_count_has_unknown_cost_not_zero(make_db):
+    """usage_source 'none' (no usage from the API and no vocabulary to count with)."""
+    path = make_db([
+        {"ts": datetime(2026, 11, 2), "model": "gpt-4o", "usage_source": "none"},
+        {"ts": datetime(2026, 11, 2, 1), "model": "gpt-4o", "input_tokens": M, "output_tokens": 0},
+    ])
+    unknown, counted = costs(path)
+    assert unknown["price_known"]  # the model has a price; the usage is what is missing
+    for col in ("cost_usd", "input_cost_usd", "output_cost_usd"):
+        assert unknown[col] != unknown[col]  # NaN in pandas = SQL NULL
+    assert counted["cost_usd"] == pytest.approx(2.50)
+
+
 def test_response_cache_hit_costs_nothing_and_reports_savings(make_db):
     path = make_db([{"ts": datetime(2026, 11, 2), "model": "gpt-4o-mini", "input_tokens": 0, "output_tokens": 0,
                      "cache_hit": True, "saved_input_tokens": 2_000_000, "saved_output_tokens": 500_000,
