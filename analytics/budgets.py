@@ -14,18 +14,14 @@
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
 from tokentrail.analytics.filters import Filters
+
+from tokentrail.config import read_toml
 
 DEFAULT_THRESHOLDS = (0.8, 1.0)
 SCOPES = ("feature", "user", "service")
@@ -128,12 +124,7 @@ def load_budgets(path: str | Path | None = None) -> list[Budget]:
         if path is None:
             raise BudgetConfigError("no budgets file: pass --config or set TOKENTRAIL_BUDGETS")
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise BudgetConfigError(f"budgets file not found: {path}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise BudgetConfigError(f"{path}: {exc}") from exc
+    data = read_toml(path, BudgetConfigError, "budgets")
     try:
         return parse_budgets(data)
     except BudgetConfigError as exc:

@@ -24,18 +24,14 @@ Format (all rates USD per 1M tokens; see docs/prices.md):
 from __future__ import annotations
 
 import fnmatch
-import sys
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
 from tokentrail.analytics.catalogue import BEGINNING, END_OF_TIME, Rates
+
+from tokentrail.config import read_toml
 
 
 class PriceConfigError(ValueError):
@@ -203,12 +199,7 @@ def load_overrides(path: str | Path | None = None) -> Overrides:
         if path is None:
             return Overrides()
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise PriceConfigError(f"prices file not found: {path}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise PriceConfigError(f"{path}: {exc}") from exc
+    data = read_toml(path, PriceConfigError, "prices")
     try:
         return parse_overrides(data, str(path))
     except PriceConfigError as exc:

@@ -7,8 +7,10 @@ before the first call without reloading modules.
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 DEFAULT_DB = "tokentrail.duckdb"
 DEFAULT_HOST = "127.0.0.1"
@@ -51,3 +53,17 @@ def settings() -> Settings:
         prices_file=_path(env.get("TOKENTRAIL_PRICES"), DEFAULT_PRICES_FILE),
         budgets_file=_path(env.get("TOKENTRAIL_BUDGETS"), DEFAULT_BUDGETS_FILE),
     )
+
+
+def read_toml(path: Path, error: type[Exception], kind: str) -> dict[str, Any]:
+    """Parse a user's TOML file; a missing or malformed file raises `error` naming the file."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise error(f"{kind} file not found: {path}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise error(f"{path}: {exc}") from exc
