@@ -208,27 +208,29 @@ def assignments(key: str, value: Any) -> tuple[tuple[int, int, Any], ...]:
     return tuple(out)
 
 
-_N = len(SLOTS)
 _I = _INDEX
 _NON_MODEL = frozenset(NON_MODEL_OPERATIONS)
 
 
+_OP, _OI_KIND, _REQ_TYPE, _MARKER = _I["_op"], _I["_oi_kind"], _I["_req_type"], _I["_marker"]
+_OPERATION, _CACHE_HIT, _SERVER, _API_BASE = _I["operation"], _I["cache_hit"], _I["server_address"], _I["_api_base"]
+_SOURCE, _USAGE_SOURCE, _IN, _OUT = _I["_usage_source"], _I["usage_source"], _I["input_tokens"], _I["output_tokens"]
+_STATUS, _ERROR_TYPE, _ERROR_TYPE_IN = _I["status"], _I["error_type"], _I["_error_type"]
+_OI_KINDS = {"LLM": "chat", "EMBEDDING": "embeddings"}
+
+
 def operation(slots: list[Any]) -> str | None:
     """The model operation this span records, or None when it is not an LLM call."""
-    op = slots[_I["_op"]]
+    op = slots[_OP]
     if op:
         return None if op in _NON_MODEL else OPERATION_ALIASES.get(op, op)
-    kind = slots[_I["_oi_kind"]]
+    kind = slots[_OI_KIND]
     if kind is not None:
-        return {"LLM": "chat", "EMBEDDING": "embeddings"}.get(kind.upper())
-    req_type = slots[_I["_req_type"]]
+        return _OI_KINDS.get(kind.upper())
+    req_type = slots[_REQ_TYPE]
     if req_type:
         return OPERATION_ALIASES.get(req_type, req_type)
-    return "chat" if slots[_I["_marker"]] else None
-
-
-def new_slots() -> tuple[list[Any], list[int]]:
-    return [None] * _N, [1 << 30] * _N
+    return "chat" if slots[_MARKER] else None
 
 
 def finish_row(slots: list[Any], status_error: bool) -> str | None:
@@ -236,20 +238,20 @@ def finish_row(slots: list[Any], status_error: bool) -> str | None:
     op = operation(slots)
     if op is None:
         return None
-    slots[_I["operation"]] = op
+    slots[_OPERATION] = op
     # Only tokentrail's own cache sets the flag; for every other span "not a cache hit" is a fact,
     # and a NULL here would make `WHERE NOT cache_hit` silently drop the row.
-    if slots[_I["cache_hit"]] is None:
-        slots[_I["cache_hit"]] = False
-    if slots[_I["server_address"]] is None:
-        slots[_I["server_address"]] = slots[_I["_api_base"]]
-    source = slots[_I["_usage_source"]]
-    if source is None and (slots[_I["input_tokens"]] is not None or slots[_I["output_tokens"]] is not None):
+    if slots[_CACHE_HIT] is None:
+        slots[_CACHE_HIT] = False
+    if slots[_SERVER] is None:
+        slots[_SERVER] = slots[_API_BASE]
+    source = slots[_SOURCE]
+    if source is None and (slots[_IN] is not None or slots[_OUT] is not None):
         source = "api"
-    slots[_I["usage_source"]] = source
-    slots[_I["status"]] = "error" if status_error else "ok"
-    error_type = slots[_I["_error_type"]]
-    slots[_I["error_type"]] = error_type if error_type is not None or not status_error else "_OTHER"
+    slots[_USAGE_SOURCE] = source
+    slots[_STATUS] = "error" if status_error else "ok"
+    error_type = slots[_ERROR_TYPE_IN]
+    slots[_ERROR_TYPE] = error_type if error_type is not None or not status_error else "_OTHER"
     return op
 
 

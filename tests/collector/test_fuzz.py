@@ -31,15 +31,19 @@ def store() -> Store:
 
 
 def _decode_and_store(data: bytes, store: Store) -> None:
-    """The property: DecodeError, or rows that DuckDB accepts (valid JSON columns included)."""
+    """The property: DecodeError, or rows that DuckDB accepts, with valid JSON in every JSON column
+    (they reach DuckDB as Arrow's JSON type, which it does not re-validate)."""
     try:
         decoded = decode_traces(data)
     except DecodeError:
         return
     spans, llm = decoded.tables()
     store.write([(spans, llm)])
-    for text in spans.column("attributes").to_pylist():
-        json.loads(text)
+    for table, names in ((spans, ("attributes", "resource", "events", "links")), (llm, ("tags",))):
+        for name in names:
+            for text in table.column(name).to_pylist():
+                if text is not None:
+                    json.loads(text)
 
 
 @FUZZ
@@ -231,3 +235,33 @@ def test_chain_cache_gives_the_same_rows_as_no_cache() -> None:
         for _ in range(2):
             cached = decode_traces(data)
             assert cached.rows == plain.rows and cached.llm == plain.llm
+
+
+@FUZZ
+@given(st.lists(st.tuples(st.binary(min_size=16, max_size=16), st.binary(min_size=8, max_size=8),
+                          st.binary(max_size=9), st.text(max_size=200), st.integers(0, 7), st.text(max_size=3),
+                          st.integers(0, 2**64 - 1), st.integers(0, 2**64 - 1)), min_size=1, max_size=6))
+def test_span_header_matches_the_generated_parser(spans) -> None:
+    """The decoder reads the usual span header (ids, parent, name, kind, times) with a fixed-layout
+    shortcut; whatever fields are present or missing, the row must say what protobuf says."""
+    req = make_request(0)
+    for trace_id, span_id, parent, name, kind, trace_state, start, end in spans:
+        s = req.resource_spans[0].scope_spans[0].spans.add()
+        s.trace_id, s.span_id, s.parent_span_id, s.name, s.kind = trace_id, span_id, parent, name, kind
+        s.trace_state, s.start_time_unix_nano, s.end_time_unix_nano = trace_state, start, end
+    data = req.SerializeToString()
+    decoded = decode_traces(data)
+    expected = [s for s in ExportTraceServiceRequest.FromString(data).resource_spans[0].scope_spans[0].spans
+                if any(s.trace_id) and any(s.span_id)]
+    assert decoded.span_count == len(expected)
+    kinds = ("UNSPECIFIED", "INTERNAL", "SERVER", "CLIENT", "PRODUCER", "CONSUMER")
+    for row, s in zip(decoded.rows, expected, strict=True):
+        t0, t1 = s.start_time_unix_nano, s.end_time_unix_nano
+        ok0, ok1 = 0 < t0 < 2**63, 0 < t1 < 2**63
+        assert row[:8] == (
+            s.trace_id.hex(), s.span_id.hex(),
+            s.parent_span_id.hex() if len(s.parent_span_id) == 8 and any(s.parent_span_id) else None,
+            s.name, kinds[s.kind] if s.kind < 6 else "UNSPECIFIED",
+            t0 // 1000 if ok0 else None, t1 // 1000 if ok1 else None,
+            (t1 - t0) / 1e6 if ok0 and ok1 else None,
+        )
