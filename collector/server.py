@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
+import pyarrow as pa
 from tokentrail.collector.decode import decode_traces
 from tokentrail.collector.grpc_api import start_grpc
 from tokentrail.collector.http_api import CollectorHTTPServer, serve_in_thread
@@ -48,6 +49,7 @@ class Collector:
         query_timeout_s: float = 30.0,
         retry_after_s: int = 1,
         memory_limit: str | None = "2GB",
+        duckdb_threads: int | None = 1,
     ) -> None:
         self.db = Path(db)
         self.host = host
@@ -59,7 +61,13 @@ class Collector:
         self.counters = RequestCounters()
         self.http_slots = threading.BoundedSemaphore(max_concurrent_requests)
         self._max_concurrent = max_concurrent_requests
-        self.con = connect(self.db, memory_limit=memory_limit, checkpoint_threshold="256MB")
+        # One DuckDB thread by default: the writer's Arrow inserts then cost ~25% less CPU per span
+        # than with a worker per core (measured with bench/bench_collector.py), and on a small box
+        # that CPU is what request decoding needs. Queries through /v1/query run on it too.
+        self.con = connect(self.db, memory_limit=memory_limit, checkpoint_threshold="256MB", threads=duckdb_threads)
+        # pyarrow imports pandas the first time it converts a Python list (~1 s here): do it now,
+        # not inside the first export request.
+        pa.array([""])
         self.queue = IngestQueue(Store(self.con), max_queued_spans=max_queued_spans)
         self._http_port = http_port
         self._grpc_port = grpc_port
