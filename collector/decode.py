@@ -69,6 +69,19 @@ _FRESH_PRIOS: list[int] = [_NO_PRIO] * _N_SLOTS
 _UNSET: tuple[str, str | None] = ("UNSET", None)
 
 
+def _known_tails() -> dict[bytes, tuple[str, str | None]]:
+    """Span endings as SDKs write them after the attributes: a status without message (field 15),
+    then optionally the W3C flags (field 16, fixed32). Matching the whole tail as one bytes key
+    saves two turns of the field loop per span; any other ending takes the loop."""
+    statuses = {b"\x7a\x00": _UNSET, b"\x7a\x02\x18\x00": _UNSET,
+                b"\x7a\x02\x18\x01": ("OK", None), b"\x7a\x02\x18\x02": ("ERROR", None)}
+    flags = [b""] + [b"\x85\x01" + struct.pack("<I", f) for f in (0, 1, 0x100, 0x101, 0x200, 0x201, 0x300, 0x301)]
+    return {st + fl: status for st, status in statuses.items() for fl in flags}
+
+
+_TAILS = _known_tails()
+
+
 class DecodeError(ValueError):
     """The request body is not a valid OTLP trace export."""
 
@@ -383,6 +396,11 @@ def _span(out: Decoded, buf: bytes, start: int, stop: int, service: str | None, 
                     if len(chains) >= _MAX_CHAINS:
                         chains.clear()
                     chains[head_raw] = _Chain(buf[learn_from:pos], head, tuple(learnt))
+                if stop - pos <= 10:
+                    tail = _TAILS.get(buf[pos:stop])
+                    if tail is not None:
+                        status = tail
+                        pos = stop
             elif number == 1:
                 trace_id = buf[s:pos]
             elif number == 2:
