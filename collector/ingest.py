@@ -3,7 +3,10 @@
 Request threads decode their payload, `submit` the Arrow tables and wait on the ticket; one writer
 thread drains whatever is queued (up to `max_group_spans`) into a single transaction, commits, and
 only then releases the waiting requests. So an acknowledgement always means "committed", and the
-per-transaction cost (WAL sync) is shared by every request in the group.
+per-transaction cost is shared by every request in the group. That cost is large in DuckDB (~8 ms
+of CPU per transaction here, for binding and starting two keyed inserts, plus the WAL sync), so
+when requests are still being decoded the writer waits for them, at most `linger_s`, before it
+commits: measured, groups doubled at 4 clients. A lone client never waits.
 
 The queue is bounded in spans, not requests, so memory stays bounded however clients batch; a full
 queue raises `Overloaded` at once and the caller answers with backpressure (HTTP 503 + Retry-After,
@@ -64,10 +67,12 @@ class IngestStats:
 
 class IngestQueue:
     def __init__(self, store: Store, *, max_queued_spans: int = 65_536, max_group_spans: int = 16_384,
-                 checkpoint_every_s: float = 300.0) -> None:
+                 checkpoint_every_s: float = 300.0, linger_s: float = 0.02) -> None:
         self.store = store
         self.max_queued_spans = max_queued_spans
         self.max_group_spans = max_group_spans
+        self.linger_s = linger_s
+        self._decoding = 0  # requests between `decoding()` and their `submit`
         self.checkpoint_every_s = checkpoint_every_s
         self.stats = IngestStats()
         self._items: deque[Ticket] = deque()
@@ -84,6 +89,17 @@ class IngestQueue:
 
     def start(self) -> None:
         self._thread.start()
+
+    def decoding(self) -> _Decoding:
+        """Context for a request being decoded: while any is, the writer waits up to `linger_s`
+        for it before committing, so one transaction (and its fixed cost) serves more requests."""
+        return _Decoding(self)
+
+    def _decoding_delta(self, delta: int) -> None:
+        with self._cond:
+            self._decoding += delta
+            if delta < 0:
+                self._cond.notify()
 
     def submit(self, spans: pa.Table, llm: pa.Table) -> Ticket:
         """Queue a decoded request; raise Overloaded when it does not fit."""
@@ -118,6 +134,12 @@ class IngestQueue:
         with self._cond:
             while not self._items and not self._closing:
                 self._cond.wait(1.0)
+            deadline = time.monotonic() + self.linger_s
+            while self._decoding and self._queued_spans < self.max_group_spans and not self._closing:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._cond.wait(left)
             group: list[Ticket] = []
             total = 0
             while self._items and (not group or total + self._items[0].spans.num_rows <= self.max_group_spans):
@@ -168,3 +190,14 @@ class IngestQueue:
         for ticket in group:
             ticket.error = error
             ticket.done.set()
+
+
+class _Decoding:
+    def __init__(self, queue: IngestQueue) -> None:
+        self.queue = queue
+
+    def __enter__(self) -> None:
+        self.queue._decoding_delta(1)
+
+    def __exit__(self, *exc: object) -> None:
+        self.queue._decoding_delta(-1)

@@ -144,11 +144,13 @@ class Collector:
     # -- work -----------------------------------------------------------------------------
     def ingest(self, data: bytes) -> IngestResult:
         """Decode, queue and wait for the commit; raises DecodeError / Overloaded / write errors."""
-        decoded = decode_traces(data)
-        self.counters.spans(decoded.span_count, decoded.rejected)
+        with self.queue.decoding():
+            decoded = decode_traces(data)
+            self.counters.spans(decoded.span_count, decoded.rejected)
+            if decoded.span_count:
+                spans, llm = decoded.tables()
+                ticket = self.queue.submit(spans, llm)
         if decoded.span_count:
-            spans, llm = decoded.tables()
-            ticket = self.queue.submit(spans, llm)
             ticket.wait(self.commit_timeout_s)
         return IngestResult(decoded.span_count, decoded.rejected, decoded.errors)
 
