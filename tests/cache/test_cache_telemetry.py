@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import openai
 import pytest
@@ -103,7 +103,9 @@ async def test_hit_spans_and_saved_cost_in_llm_calls_and_report(simulator, clien
     # -- monthly report (function and CLI) ---------------------------------------------------
     now = datetime.now(timezone.utc).replace(tzinfo=None)
     month = now.strftime("%Y-%m")
-    report = build_report(connect(db=db), month, as_of=now.replace(microsecond=0).replace(second=59))
+    # Every call ended before `now`; rounding `now` down (as this once did) could cut off the calls
+    # made in its last second.
+    report = build_report(connect(db=db), month, as_of=now + timedelta(seconds=1))
     assert report.totals["response_cache_hits"] == 5
     assert report.totals["response_cache_saved_usd"] == pytest.approx(expected_saved, rel=1e-9)
     assert report.totals["response_cache_saved_ms"] == pytest.approx(sum(r["saved_ms"] for r in rows[1::2]))
