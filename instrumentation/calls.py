@@ -80,7 +80,27 @@ def status_error_type(status: int) -> str:
     return "InternalServerError" if status >= 500 else "APIStatusError"
 
 
-_METRIC_KEYS = (sc.OPERATION, sc.PROVIDER, sc.REQUEST_MODEL, sc.SERVER_ADDRESS, sc.SERVER_PORT)
+_MISSING = object()
+
+
+def _field(model: Any, name: str) -> Any:
+    """`getattr(model, name, None)` for a field that SDK versions in use don't all declare yet
+    (`cache_write_tokens` is in openai 3.x, not in 1.x).
+
+    pydantic keeps declared fields in the instance `__dict__` and undeclared ones the API sent in
+    `__pydantic_extra__`; plain getattr of an absent name goes through pydantic's Python-level
+    `__getattr__`, which raises and catches an AttributeError: about 25 times dearer than this.
+    """
+    values = getattr(model, "__dict__", None)
+    if values is None:
+        return getattr(model, name, None)
+    value = values.get(name, _MISSING)
+    if value is not _MISSING:
+        return value
+    extra = getattr(model, "__pydantic_extra__", _MISSING)
+    if extra is _MISSING:  # not a pydantic v2 model: let getattr decide
+        return getattr(model, name, None)
+    return extra.get(name) if extra else None
 
 
 @dataclass
@@ -91,11 +111,40 @@ class Instruments:
     duration: Any
     ttfc: Any
 
-    def active(self) -> bool:
-        """False while these are proxies of the global API with no MeterProvider installed yet:
-        then recording would be thrown away, so we skip building the metric attributes."""
-        proxy = getattr(self.duration, "_real_instrument", self)
-        return proxy is not None
+
+class Endpoint:
+    """What is constant for every call of one route on one client: computed once, then shared.
+
+    `attrs` are the span attributes every such call starts with (operation, provider, server,
+    API type); `metric_sets` caches the metric attribute dicts per (request model, response
+    model, error), so recording a metric builds no dict on the hot path.
+    """
+
+    __slots__ = ("attrs", "metric_sets")
+
+    _MAX_METRIC_SETS = 256  # bound for applications that send arbitrary model names
+
+    def __init__(self, attrs: dict[str, Any]) -> None:
+        self.attrs = attrs
+        self.metric_sets: dict[tuple[str, Any, str | None], tuple[dict[str, Any], ...]] = {}
+
+    def metric_attributes(self, model: str, response_model: Any, error: str | None) -> tuple[dict[str, Any], ...]:
+        """(common, input tokens, output tokens) attribute dicts; never mutated once made."""
+        key = (model, response_model, error)
+        sets = self.metric_sets.get(key)
+        if sets is None:
+            attrs = self.attrs
+            common = {sc.OPERATION: attrs[sc.OPERATION], sc.PROVIDER: attrs[sc.PROVIDER], sc.REQUEST_MODEL: model,
+                      sc.SERVER_ADDRESS: attrs[sc.SERVER_ADDRESS], sc.SERVER_PORT: attrs[sc.SERVER_PORT]}
+            if response_model:
+                common[sc.RESPONSE_MODEL] = response_model
+            if error:
+                common[sc.ERROR_TYPE] = error
+            sets = (common, {**common, sc.TOKEN_TYPE: "input"}, {**common, sc.TOKEN_TYPE: "output"})
+            if len(self.metric_sets) >= self._MAX_METRIC_SETS:
+                self.metric_sets.clear()
+            self.metric_sets[key] = sets
+        return sets
 
 
 @dataclass
@@ -133,27 +182,20 @@ class Call:
     final: Any = None
     tool_args: list[str] | None = None
 
-    def __init__(self, rt: Runtime, client: Any, body: Any, stream: bool, server: tuple[str, str, int]) -> None:
+    def __init__(self, rt: Runtime, client: Any, body: Any, stream: bool, endpoint: Endpoint) -> None:
         if type(body) is not dict:
             body = {}
         self.rt = rt
         self.client = client
         self.body = body
-        self.stream = stream
+        self.endpoint = endpoint
         model = body.get("model")
-        model = model if isinstance(model, str) else (str(model) if model is not None else "unknown")
+        if not isinstance(model, str):
+            model = str(model) if model is not None else "unknown"
         self.model = model
-        provider, host, port = server
-        attrs = {
-            sc.OPERATION: self.operation,
-            sc.PROVIDER: provider,
-            sc.REQUEST_MODEL: model,
-            sc.SERVER_ADDRESS: host,
-            sc.SERVER_PORT: port,
-            sc.REQUEST_STREAM: stream,
-        }
-        if self.api_type:
-            attrs[sc.OPENAI_API_TYPE] = self.api_type
+        attrs = endpoint.attrs.copy()
+        attrs[sc.REQUEST_MODEL] = model
+        attrs[sc.REQUEST_STREAM] = stream
         self.request_attributes(body, attrs)
         tags = CURRENT_TAGS.get()
         if tags:
@@ -163,11 +205,18 @@ class Call:
                 self.capture_input(body, attrs)
             except Exception:
                 report_internal_error("content capture")
-        self.attrs = attrs
-        self.start_ns = _time_ns()
+        self.start_ns = start_ns = _time_ns()
         self.t0 = self.last_ns = _perf_ns()
         self.span = rt.tracer.start_span(f"{self.operation} {model}", kind=_CLIENT, attributes=attrs,
-                                         start_time=self.start_ns)
+                                         start_time=start_ns)
+
+    @classmethod
+    def endpoint_attributes(cls, provider: str, host: str, port: int) -> dict[str, Any]:
+        """The span attributes shared by every call of this route to one server."""
+        attrs = {sc.OPERATION: cls.operation, sc.PROVIDER: provider, sc.SERVER_ADDRESS: host, sc.SERVER_PORT: port}
+        if cls.api_type:
+            attrs[sc.OPENAI_API_TYPE] = cls.api_type
+        return attrs
 
     # ----- per-endpoint hooks (overridden) -----------------------------------------------------
     def request_attributes(self, body: dict[str, Any], attrs: dict[str, Any]) -> None:
@@ -280,28 +329,28 @@ class Call:
     def _end_span(self, attrs: dict[str, Any], end_perf_ns: int, error: str | None) -> None:
         span = self.span
         span.set_attributes(attrs)
-        instruments = self.rt.instruments
-        if instruments is not None and instruments.active():
-            self._record_metrics(instruments, attrs, end_perf_ns, error)
         span.end(end_time=self.start_ns + (end_perf_ns - self.t0))
+        ins = self.rt.instruments
+        # Skipped while the instruments are proxies of the global API with no MeterProvider
+        # installed yet: recording would be thrown away.
+        if ins is not None and getattr(ins.duration, "_real_instrument", ins) is not None:
+            try:
+                self._record_metrics(ins, attrs, end_perf_ns, error)
+            except Exception:
+                report_internal_error("metrics")
 
     def _record_metrics(self, ins: Instruments, attrs: dict[str, Any], end_perf_ns: int, error: str | None) -> None:
-        start = self.attrs
-        mattrs = {key: start[key] for key in _METRIC_KEYS}
-        model = attrs.get(sc.RESPONSE_MODEL)
-        if model:
-            mattrs[sc.RESPONSE_MODEL] = model
-        if error:
-            mattrs[sc.ERROR_TYPE] = error
-        ins.duration.record((end_perf_ns - self.t0) / 1e9, mattrs)
+        common, inp_attrs, out_attrs = self.endpoint.metric_attributes(self.model, attrs.get(sc.RESPONSE_MODEL), error)
+        t0 = self.t0
+        ins.duration.record((end_perf_ns - t0) / 1e9, common)
         if self.first_ns:
-            ins.ttfc.record((self.first_ns - self.t0) / 1e9, mattrs)
+            ins.ttfc.record((self.first_ns - t0) / 1e9, common)
         inp = attrs.get(sc.USAGE_INPUT)
         if inp is not None:
-            ins.token_usage.record(inp, {**mattrs, sc.TOKEN_TYPE: "input"})
+            ins.token_usage.record(inp, inp_attrs)
         out = attrs.get(sc.USAGE_OUTPUT)
         if out is not None and self.operation != "embeddings":
-            ins.token_usage.record(out, {**mattrs, sc.TOKEN_TYPE: "output"})
+            ins.token_usage.record(out, out_attrs)
 
     # ----- endings -----------------------------------------------------------------------------
     def finish_response(self, result: Any) -> None:
@@ -494,7 +543,7 @@ class ChatCall(Call):
         details = usage.prompt_tokens_details
         if details is not None:
             cached = getattr(details, "cached_tokens", None)
-            cache_write = getattr(details, "cache_write_tokens", None)
+            cache_write = _field(details, "cache_write_tokens")
         else:
             cached = cache_write = None
         out_details = usage.completion_tokens_details
@@ -627,7 +676,7 @@ class ResponsesCall(Call):
             details = usage.input_tokens_details
             if details is not None:
                 cached = getattr(details, "cached_tokens", None)
-                cache_write = getattr(details, "cache_write_tokens", None)
+                cache_write = _field(details, "cache_write_tokens")
             else:
                 cached = cache_write = None
             out_details = usage.output_tokens_details

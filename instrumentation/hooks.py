@@ -18,14 +18,20 @@ from __future__ import annotations
 
 import sys
 import time
-import weakref
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry.trace import set_span_in_context
-from tokentrail.instrumentation.calls import ROUTES, Call, Runtime, report_internal_error, status_error_type
+from tokentrail.instrumentation.calls import (
+    ROUTES,
+    Call,
+    Endpoint,
+    Runtime,
+    report_internal_error,
+    status_error_type,
+)
 from tokentrail.instrumentation.patching import Patches
 from tokentrail.instrumentation.streams import observe, observer_of
 
@@ -69,40 +75,56 @@ def provider_for(host: str, is_azure: bool) -> str:
     return DEFAULT_PROVIDER
 
 
-class ServerInfo:
-    """(provider, host, port) per client, recomputed only when its base_url changes."""
+class Endpoints:
+    """The `Endpoint` (constant span attributes) of each (client, route), found in two dict lookups.
+
+    Keyed by the identity of the client's base URL object, which the entry holds, so the key
+    cannot be reused by another object while the entry lives; setting `client.base_url` makes
+    a new URL object and therefore a new entry. The client class is checked too (Azure or not).
+    A WeakKeyDictionary would make a weak reference per lookup; this bounded dict doesn't.
+    """
+
+    _MAX_ENTRIES = 256
 
     def __init__(self, azure_types: tuple[type, ...]) -> None:
         self._azure = azure_types
-        self._cache: weakref.WeakKeyDictionary[Any, tuple[Any, tuple[str, str, int]]] = weakref.WeakKeyDictionary()
+        self._cache: dict[int, tuple[Any, type, dict[type[Call], Endpoint]]] = {}
 
-    def __call__(self, client: Any) -> tuple[str, str, int]:
+    def __call__(self, client: Any, route: type[Call]) -> Endpoint:
         base = client._base_url
-        try:
-            entry = self._cache.get(client)
-        except TypeError:  # unhashable client subclass
-            entry = None
-        if entry is not None and entry[0] is base:
-            return entry[1]
+        entry = self._cache.get(id(base))
+        if entry is None or entry[0] is not base or entry[1] is not type(client):
+            entry = self._add(client, base)
+        endpoint = entry[2].get(route)
+        if endpoint is None:
+            endpoint = entry[2][route] = Endpoint(route.endpoint_attributes(*self.server(client)))
+        return endpoint
+
+    def server(self, client: Any) -> tuple[str, str, int]:
+        """(provider, host, port) of the client's current base URL."""
+        base = client._base_url
         host = base.host or ""
         port = base.port or (443 if base.scheme == "https" else 80)
-        info = (provider_for(host, isinstance(client, self._azure)), host, port)
-        try:
-            self._cache[client] = (base, info)
-        except TypeError:
-            pass
-        return info
+        return provider_for(host, isinstance(client, self._azure)), host, port
+
+    def _add(self, client: Any, base: Any) -> tuple[Any, type, dict[type[Call], Endpoint]]:
+        cache = self._cache
+        if len(cache) >= self._MAX_ENTRIES:
+            cache.clear()
+        entry: tuple[Any, type, dict[type[Call], Endpoint]] = (base, type(client), {})
+        cache[id(base)] = entry
+        return entry
 
 
-_SERVER_INFO: ServerInfo | None = None
+_ENDPOINTS: Endpoints | None = None
 _KINDS: dict[type, int] = {}  # result class -> kind; classes never change, so kept across installs
 
 
-def _server_info(azure_types: tuple[type, ...]) -> ServerInfo:
-    global _SERVER_INFO
-    if _SERVER_INFO is None or _SERVER_INFO._azure != azure_types:
-        _SERVER_INFO = ServerInfo(azure_types)
-    return _SERVER_INFO
+def _endpoints(azure_types: tuple[type, ...]) -> Endpoints:
+    global _ENDPOINTS
+    if _ENDPOINTS is None or _ENDPOINTS._azure != azure_types:
+        _ENDPOINTS = Endpoints(azure_types)
+    return _ENDPOINTS
 
 
 @dataclass
@@ -174,7 +196,7 @@ def _retry_cause(response: Any) -> tuple[int | None, str]:
 
 def install(patches: Patches, rt: Runtime, sdk: Sdk) -> None:
     """Install every hook; originals are kept in `patches` for `uninstrument()`."""
-    server_info = _server_info(sdk.azure_types)
+    endpoints = _endpoints(sdk.azure_types)
     routes_get = ROUTES.get
     active_get = ACTIVE.get
     active_set = ACTIVE.set
@@ -197,10 +219,6 @@ def install(patches: Patches, rt: Runtime, sdk: Sdk) -> None:
             kind = _MODEL
         kinds[cls] = kind
         return kind
-
-    def begin(route: type[Call], client: Any, options: Any, kwargs: dict[str, Any]) -> tuple[Call, Any, Any]:
-        call = route(rt, client, options.json_data, bool(kwargs.get("stream")), server_info(client))
-        return call, active_set(call), attach(set_span_in_context(call.span))
 
     def complete(call: Call, result: Any) -> None:
         cls = type(result)
@@ -257,7 +275,9 @@ def install(patches: Patches, rt: Runtime, sdk: Sdk) -> None:
             if route is None or active_get() is not None:
                 return orig(self, cast_to, options, *args, **kwargs)
             try:
-                call, token, ctx_token = begin(route, self, options, kwargs)
+                call = route(rt, self, options.json_data, bool(kwargs.get("stream")), endpoints(self, route))
+                ctx_token = attach(set_span_in_context(call.span))
+                token = active_set(call)
             except Exception:
                 report_internal_error("request start")
                 return orig(self, cast_to, options, *args, **kwargs)
@@ -274,7 +294,10 @@ def install(patches: Patches, rt: Runtime, sdk: Sdk) -> None:
             active_reset(token)
             detach(ctx_token)
             try:
-                complete(call, result)
+                if kinds.get(type(result)) == _MODEL:  # the common case, without a further call
+                    call.finish_response(result)
+                else:
+                    complete(call, result)
             except Exception:
                 report_internal_error("request end")
                 end_quietly(call)
@@ -288,7 +311,9 @@ def install(patches: Patches, rt: Runtime, sdk: Sdk) -> None:
             if route is None or active_get() is not None:
                 return await orig(self, cast_to, options, *args, **kwargs)
             try:
-                call, token, ctx_token = begin(route, self, options, kwargs)
+                call = route(rt, self, options.json_data, bool(kwargs.get("stream")), endpoints(self, route))
+                ctx_token = attach(set_span_in_context(call.span))
+                token = active_set(call)
             except Exception:
                 report_internal_error("request start")
                 return await orig(self, cast_to, options, *args, **kwargs)
@@ -317,24 +342,26 @@ def install(patches: Patches, rt: Runtime, sdk: Sdk) -> None:
     patches.wrap(sdk.async_client, "request", make_async_request)
 
     # ---- _process_response(): the final HTTP response ----------------------------------------
-    def note_response(kwargs: dict[str, Any]) -> None:
-        call = active_get()
-        if call is not None:
-            call.http = kwargs.get("response")
-            taken = kwargs.get("retries_taken")
-            if isinstance(taken, int) and taken > call.retries:  # SDKs without _sleep_for_retry
-                call.retries = taken
-
     def make_process(orig: Any) -> Any:
         def _process_response(self: Any, *args: Any, **kwargs: Any) -> Any:
-            note_response(kwargs)
+            call = active_get()
+            if call is not None:
+                call.http = kwargs.get("response")
+                taken = kwargs.get("retries_taken")
+                if type(taken) is int and taken > call.retries:  # SDKs without _sleep_for_retry
+                    call.retries = taken
             return orig(self, *args, **kwargs)
 
         return _process_response
 
     def make_async_process(orig: Any) -> Any:
         async def _process_response(self: Any, *args: Any, **kwargs: Any) -> Any:
-            note_response(kwargs)
+            call = active_get()
+            if call is not None:
+                call.http = kwargs.get("response")
+                taken = kwargs.get("retries_taken")
+                if type(taken) is int and taken > call.retries:  # SDKs without _sleep_for_retry
+                    call.retries = taken
             return await orig(self, *args, **kwargs)
 
         return _process_response
