@@ -1,19 +1,27 @@
 """Observers slipped into the SDK's own stream objects.
 
 Rather than proxying the `Stream` the caller receives, we replace its private `_iterator`
-with an observer that forwards every item and tells the call about it. The object the caller
+with a generator that forwards every item and notes it for the call. The object the caller
 holds is therefore the SDK's own `Stream` — same type, attributes, `.response`, `close()`,
 context-manager protocol and (async) iteration — and the SDK's helpers (`.stream()`,
 `ChatCompletionStream`) that iterate it see the same items.
 
-The span ends when the stream is exhausted or fails (`__next__`), when the caller closes it
-(the patched `close()` calls `closed()`), or when it is garbage collected unfinished
-(`__del__`; the span then ends at the time of the last item received, not at GC time).
+The sync forwarding is a plain generator because it runs once per streamed item: resuming a
+generator is cheaper than calling a Python `__next__` method, and the loop keeps its state in
+locals. What must outlive the loop sits in a `Watch`, referenced only by the forwarder (the
+caller's `Stream` gets no attribute), so dropping the stream drops the watch with it.
+
+The span ends when the stream is exhausted or fails (in the generator), when the caller closes
+it (the patched `close()` calls `closed()`), or when it is garbage collected unfinished (the
+watch's `__del__`, which runs once the forwarder is gone, started or not; the span then ends at
+the time of the last item received, not at GC time).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator, Iterator
+from types import GeneratorType
 from typing import Any
 
 from tokentrail.instrumentation.calls import Call, report_internal_error
@@ -22,136 +30,173 @@ _perf_ns = time.perf_counter_ns
 _BATCH = 256  # bounds the items held before folding
 
 
-class SyncObserver:
-    # Items are buffered and folded into the call in batches (at the end, or every _BATCH items)
-    # rather than one by one: between two items the SDK's own decoding evicts our code and data
-    # from the CPU caches, so per-item work costs several times what the same work costs in one
-    # tight loop. Calls whose timing depends on the item type (Responses) fold each item at once.
-    __slots__ = ("_next", "_call", "_ok", "_buffer")
+class Watch:
+    """One observed stream: the call, the items not yet folded into it, and how it ended.
 
-    def __init__(self, inner: Any, call: Call) -> None:
-        self._next = inner.__next__
-        self._call = call
-        self._ok = True
-        self._buffer: list[Any] | None = None if call.per_item else []
+    Items are buffered and folded into the call in batches (at the end, or every _BATCH items)
+    rather than one by one: between two items the SDK's own decoding evicts our code and data
+    from the CPU caches, so per-item work costs several times what the same work costs in one
+    tight loop. Calls whose timing depends on the item type (Responses) fold each item at once.
+    """
 
-    def __iter__(self) -> SyncObserver:
-        return self
+    __slots__ = ("call", "ok", "buffer")
 
-    def __next__(self) -> Any:
-        try:
-            item = self._next()
-        except StopIteration:
-            self._end("completed")
-            raise
-        except BaseException as exc:
-            self._fail(exc)
-            raise
-        if self._ok:
-            self._observe(item)
-        return item
+    def __init__(self, call: Call) -> None:
+        self.call = call
+        self.ok = True
+        self.buffer: list[Any] | None = None if call.per_item else []
 
-    def _observe(self, item: Any) -> None:
-        call = self._call
-        now = _perf_ns()
-        call.last_ns = now
-        if not call.first_ns:
-            call.first_ns = now
-        buffer = self._buffer
-        try:
-            if buffer is None:
-                call.on_chunk(item)
-            else:
-                buffer.append(item)
-                if len(buffer) >= _BATCH:
-                    self._fold()
-        except Exception:
-            self._ok = False
-            report_internal_error("stream chunk")
-
-    def _fold(self) -> None:
-        buffer = self._buffer
+    def fold(self) -> None:
+        buffer = self.buffer
         if buffer:
-            on_chunk = self._call.on_chunk
+            on_chunk = self.call.on_chunk
             for item in buffer:
                 on_chunk(item)
             buffer.clear()
 
-    def _end(self, how: str) -> None:
+    def end(self, how: str) -> None:
         try:
-            if self._ok:
-                self._fold()
+            if self.ok:
+                self.fold()
         except Exception:
             report_internal_error("stream chunk")
         try:
-            self._call.stream_end(how)
+            self.call.stream_end(how)
         except Exception:
             report_internal_error("stream end")
 
-    def _fail(self, exc: BaseException) -> None:
+    def fail(self, exc: BaseException) -> None:
         try:
-            if self._ok:
-                self._fold()
+            if self.ok:
+                self.fold()
         except Exception:
             report_internal_error("stream chunk")
         try:
-            self._call.fail(exc)
+            self.call.fail(exc)
         except Exception:
             report_internal_error("stream error")
 
+    def broken(self) -> None:
+        """Our per-item code raised: stop observing items, keep forwarding them."""
+        self.ok = False
+        report_internal_error("stream chunk")
+
     def closed(self) -> None:
-        self._end("closed")
+        self.end("closed")
 
     def __del__(self) -> None:
-        call = self._call
-        if not call.done:
-            self._end("abandoned")
+        if not self.call.done:
+            self.end("abandoned")
 
 
-class AsyncObserver:
-    __slots__ = ("_anext", "_call", "_ok", "_buffer")
+def _forward(inner: Iterator[Any], watch: Watch) -> Iterator[Any]:
+    call = watch.call
+    buffer = watch.buffer
+    perf = _perf_ns
+    try:
+        for item in inner:
+            if watch.ok:
+                now = perf()
+                call.last_ns = now
+                if not call.first_ns:
+                    call.first_ns = now
+                try:
+                    if buffer is None:
+                        call.on_chunk(item)
+                    else:
+                        buffer.append(item)
+                        if len(buffer) >= _BATCH:
+                            watch.fold()
+                except Exception:
+                    watch.broken()
+            yield item
+    except GeneratorExit:  # closed or collected: close() or the watch ends the span
+        raise
+    except BaseException as exc:
+        watch.fail(exc)
+        raise
+    watch.end("completed")
 
-    def __init__(self, inner: Any, call: Call) -> None:
+
+class _AsyncForward:
+    """The async counterpart of `_forward`, as a class with `__del__`. Dropped unfinished, the
+    SDK's inner async generator is resurrected by asyncio's finalizer hook until the event loop
+    next runs, and keeps this object alive with it; `__del__` still runs at that collection, so
+    an abandoned stream's span ends then, not whenever the loop runs again.
+    """
+
+    __slots__ = ("_anext", "_watch")
+
+    def __init__(self, inner: AsyncIterator[Any], watch: Watch) -> None:
         self._anext = inner.__anext__
-        self._call = call
-        self._ok = True
-        self._buffer: list[Any] | None = None if call.per_item else []
+        self._watch = watch
 
-    def __aiter__(self) -> AsyncObserver:
+    def __aiter__(self) -> _AsyncForward:
         return self
 
     async def __anext__(self) -> Any:
+        watch = self._watch
         try:
             item = await self._anext()
         except StopAsyncIteration:
-            self._end("completed")
+            watch.end("completed")
             raise
         except BaseException as exc:
-            self._fail(exc)
+            watch.fail(exc)
             raise
-        if self._ok:
-            self._observe(item)
+        if watch.ok:
+            call = watch.call
+            now = _perf_ns()
+            call.last_ns = now
+            if not call.first_ns:
+                call.first_ns = now
+            buffer = watch.buffer
+            try:
+                if buffer is None:
+                    call.on_chunk(item)
+                else:
+                    buffer.append(item)
+                    if len(buffer) >= _BATCH:
+                        watch.fold()
+            except Exception:
+                watch.broken()
         return item
 
-    _observe = SyncObserver._observe
-    _fold = SyncObserver._fold
-    _end = SyncObserver._end
-    _fail = SyncObserver._fail
-    closed = SyncObserver.closed
-    __del__ = SyncObserver.__del__
+    def __del__(self) -> None:
+        watch = self._watch
+        if not watch.call.done:
+            watch.end("abandoned")
+
+
+_FORWARD_CODE = _forward.__code__
+
+
+def watch_of(iterator: Any) -> Watch | None:
+    """The watch of one of our forwarders, else None.
+
+    A sync forwarder is a plain generator: its watch is read from the generator's frame (only
+    on `close()`, so the per-item path carries no registry); a finished generator has no frame
+    any more, and its span has ended already.
+    """
+    kind = type(iterator)
+    if kind is _AsyncForward:
+        return iterator._watch
+    if kind is GeneratorType and iterator.gi_code is _FORWARD_CODE:
+        frame = iterator.gi_frame
+        return frame.f_locals.get("watch") if frame is not None else None
+    return None
 
 
 def observe(stream: Any, call: Call) -> None:
     """Route `stream`'s items through an observer for `call` (once; idempotent)."""
     inner = stream.__dict__.get("_iterator")
-    if inner is None or type(inner) in (SyncObserver, AsyncObserver):
+    if inner is None or type(inner) is _AsyncForward or getattr(inner, "gi_code", None) is _FORWARD_CODE:
         return
-    if hasattr(inner, "__anext__"):
-        stream._iterator = AsyncObserver(inner, call)
-    else:
-        stream._iterator = SyncObserver(inner, call)
+    watch = Watch(call)
+    stream._iterator = _AsyncForward(inner, watch) if hasattr(inner, "__anext__") else _forward(inner, watch)
 
 
-def observer_of(stream: Any) -> SyncObserver | AsyncObserver | None:
+def observer_of(stream: Any) -> Watch | None:
+    """The watch of a stream we observe (for its `close()`), else None."""
     inner = getattr(stream, "__dict__", {}).get("_iterator")
-    return inner if type(inner) in (SyncObserver, AsyncObserver) else None
+    return watch_of(inner) if inner is not None else None
