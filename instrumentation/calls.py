@@ -296,16 +296,11 @@ class Call:
             attrs[sc.USAGE_SOURCE] = sc.SOURCE_NONE
             return
         inp = self.count_input(enc)
-        attrs[sc.USAGE_INPUT] = inp
-        attrs[sc.USAGE_OUTPUT] = tokencount.count_text(enc, self.output_text()) if with_output else 0
+        out = tokencount.count_text(enc, self.output_text()) if with_output else 0
+        # set_usage also handles a response-cache hit: counted tokens become saved.*, provider usage 0.
+        self.set_usage(attrs, inp, out)
         attrs[sc.USAGE_SOURCE] = sc.SOURCE_TIKTOKEN
         attrs[sc.USAGE_ENCODING] = name
-        if sc.CACHE_HIT not in attrs:
-            http = self.http
-            attrs[sc.CACHE_HIT] = http is not None and cache_hit_header(http)
-        window = context_window(self.model)
-        if window:
-            attrs[sc.CONTEXT_UTILIZATION] = inp / window
 
     def add_retry(self, status: int | None, error_type: str, waited_s: float) -> None:
         """One failed attempt the SDK retried on its own, with the backoff it actually slept."""
@@ -497,6 +492,11 @@ def _messages_json(messages: Any, redact: Callable[[str], str]) -> tuple[str, st
     return json.dumps(out), (json.dumps(system) if system else None)
 
 
+# Keys nearly every chat request has; anything else sends the body through the full parameter read.
+_COMMON_CHAT_KEYS = frozenset(("model", "messages", "stream", "stream_options", "max_tokens",
+                               "max_completion_tokens", "temperature", "top_p"))
+
+
 class ChatCall(Call):
     """`POST /chat/completions` (create, parse, stream helpers)."""
 
@@ -509,7 +509,7 @@ class ChatCall(Call):
             attrs[sc.REQUEST_MAX_TOKENS] = max_tokens
         _float(body, "temperature", sc.REQUEST_TEMPERATURE, attrs)
         _float(body, "top_p", sc.REQUEST_TOP_P, attrs)
-        if len(body) > 3:  # only model/messages/stream: skip the rarer parameters
+        if not _COMMON_CHAT_KEYS.issuperset(body):  # only the usual keys: skip the rarer parameters
             _float(body, "frequency_penalty", sc.REQUEST_FREQUENCY_PENALTY, attrs)
             _float(body, "presence_penalty", sc.REQUEST_PRESENCE_PENALTY, attrs)
             seed = body.get("seed")

@@ -135,3 +135,19 @@ def test_failed_call_is_traced_as_a_normal_miss(simulator, client, redis_server,
     (span,) = memory.get_finished_spans()
     assert span.attributes.get(HIT) in (False, None)
     assert span.attributes.get("error.type")
+
+
+def test_streamed_hit_without_a_usage_chunk_counts_tokens_as_saved(simulator, client, redis_server, traced):
+    """No `include_usage`: tokentrail counts the tokens with tiktoken; on the replay they are what the
+    hit saved, and the provider spent nothing."""
+    memory, _, _ = traced
+    enable_tolerant(redis_server.url)
+    assert [call(client, "chat", True).hit for _ in range(2)] == [False, True]
+    ((miss, hit),) = _pairs(memory.get_finished_spans())
+    m, h = dict(miss.attributes), dict(hit.attributes)
+    assert m["tokentrail.usage.source"] == h["tokentrail.usage.source"] == "tiktoken"
+    assert m[HIT] is False and m["gen_ai.usage.input_tokens"] > 0 and m["gen_ai.usage.output_tokens"] > 0
+    assert h[HIT] is True
+    assert (h["gen_ai.usage.input_tokens"], h["gen_ai.usage.output_tokens"]) == (0, 0)
+    assert h["tokentrail.cache.saved.input_tokens"] == m["gen_ai.usage.input_tokens"]
+    assert h["tokentrail.cache.saved.output_tokens"] == m["gen_ai.usage.output_tokens"]

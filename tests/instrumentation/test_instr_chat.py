@@ -69,6 +69,15 @@ async def test_chat_create_async(traced, aclient, simulator):
     assert traced.attrs() == expected_for_completion(simulator, r)
 
 
+def test_rare_parameters_are_recorded_with_few_keys(traced, client):
+    """model + messages + seed is three keys; the seed must not be skipped as "only the usual keys"."""
+    client.chat.completions.create(model=MODEL, messages=MESSAGES, seed=11)
+    assert traced.attrs()["gen_ai.request.seed"] == 11
+    traced.clear()
+    client.chat.completions.create(model=MODEL, messages=MESSAGES, stop=["."])
+    assert traced.attrs()["gen_ai.request.stop_sequences"] == (".",)
+
+
 def stream_expectations(sim: Any, chunks: list[Any], how: str) -> dict[str, Any]:
     usage = chunks[-1].usage
     return {
