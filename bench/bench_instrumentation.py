@@ -207,6 +207,9 @@ def measure(op: Callable[[openai.OpenAI], None], calls: int, meter_provider: Any
                 wall[v].append((w1 - w0) / 1000.0)
                 cpu[v].append((c1 - c0) / 1000.0)
             if i % 200 == 199:
+                # Drain the queue here, between timed calls: left to the export thread, which a
+                # loaded machine can starve for seconds, it fills up and spans get dropped.
+                provider.force_flush()
                 exported += len(exporter.get_finished_spans())
                 exporter.clear()
     finally:
@@ -263,6 +266,7 @@ def memory(calls: int) -> dict[str, Any]:
         else:
             op_chat(client)
         if i % 1000 == 0:
+            provider.force_flush()
             exporter.clear()
         if i % step == 0:
             gc.collect()
