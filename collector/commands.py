@@ -24,6 +24,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="write queue bound; beyond it clients get 503 + Retry-After (default: %(default)s)")
     p.add_argument("--duckdb-threads", type=int, default=1,
                    help="DuckDB worker threads; 0 = one per core (default: %(default)s, the cheapest for ingest)")
+    p.add_argument("--decode-workers", type=int, default=None,
+                   help="processes that decode requests beside the DuckDB writer; 0 = decode in the "
+                   "request thread (default: one per core)")
     p.add_argument("--log-level", default="INFO", help="logging level (default: %(default)s)")
     p.set_defaults(handler=_run)
 
@@ -55,6 +58,7 @@ def _run(args: argparse.Namespace) -> int:
             token=conf.token,
             max_queued_spans=args.max_queued_spans,
             duckdb_threads=args.duckdb_threads or None,
+            decode_workers=args.decode_workers,
         )
     except duckdb.Error as exc:
         raise CommandError(f"cannot open {db}: {exc}", 1) from None

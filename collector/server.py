@@ -1,7 +1,10 @@
-"""The collector process: owns the DuckDB file, runs the OTLP receivers and the query endpoint.
+"""The collector process: owns the DuckDB file, runs the OTLP receivers and the query endpoint;
+request bodies are decoded in worker processes (decode_pool.py).
 
 `Collector(...).start()` is used by the CLI and by tests (ports 0 → ephemeral); `stop()` is the
 graceful path: stop accepting, commit everything already accepted, checkpoint, close the file.
+The workers are spawned processes, so a script of your own that starts a Collector must do it
+under `if __name__ == "__main__":` (each worker imports the main module).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from pathlib import Path
 
 import grpc
 import pyarrow as pa
-from tokentrail.collector.decode import decode_traces
+from tokentrail.collector.decode_pool import DecodePool
 from tokentrail.collector.grpc_api import start_grpc
 from tokentrail.collector.http_api import CollectorHTTPServer, serve_in_thread
 from tokentrail.collector.ingest import IngestQueue
@@ -50,6 +53,7 @@ class Collector:
         retry_after_s: int = 1,
         memory_limit: str | None = "2GB",
         duckdb_threads: int | None = 1,
+        decode_workers: int | None = None,
     ) -> None:
         self.db = Path(db)
         self.host = host
@@ -63,12 +67,13 @@ class Collector:
         self._max_concurrent = max_concurrent_requests
         # One DuckDB thread by default: the writer's Arrow inserts then cost ~25% less CPU per span
         # than with a worker per core (measured with bench/bench_collector.py), and on a small box
-        # that CPU is what request decoding needs. Queries through /v1/query run on it too.
+        # that CPU is what the decoding workers need. Queries through /v1/query run on it too.
         self.con = connect(self.db, memory_limit=memory_limit, checkpoint_threshold="256MB", threads=duckdb_threads)
         # pyarrow imports pandas the first time it converts a Python list (~1 s here): do it now,
         # not inside the first export request.
         pa.array([""])
         self.queue = IngestQueue(Store(self.con), max_queued_spans=max_queued_spans)
+        self.decoder = DecodePool(decode_workers)
         self._http_port = http_port
         self._grpc_port = grpc_port
         self.http: CollectorHTTPServer | None = None
@@ -78,6 +83,7 @@ class Collector:
 
     # -- lifecycle ------------------------------------------------------------------------
     def start(self) -> Collector:
+        self.decoder.start()
         self.queue.start()
         self.http = CollectorHTTPServer((self.host, self._http_port), self)
         serve_in_thread(self.http)
@@ -106,6 +112,7 @@ class Collector:
             self.http.shutdown()  # stops the accept loop
             self.http.server_close()
             self._wait_in_flight(grace_s)  # requests already reading/decoding get their commit
+        self.decoder.close()
         self.queue.close()
         self.con.close()
         log.info("collector stopped; every accepted span is committed")
@@ -145,11 +152,10 @@ class Collector:
     def ingest(self, data: bytes) -> IngestResult:
         """Decode, queue and wait for the commit; raises DecodeError / Overloaded / write errors."""
         with self.queue.decoding():
-            decoded = decode_traces(data)
+            decoded = self.decoder.decode(data)
             self.counters.spans(decoded.span_count, decoded.rejected)
             if decoded.span_count:
-                spans, llm = decoded.tables()
-                ticket = self.queue.submit(spans, llm)
+                ticket = self.queue.submit(decoded.spans, decoded.llm)
         if decoded.span_count:
             ticket.wait(self.commit_timeout_s)
         return IngestResult(decoded.span_count, decoded.rejected, decoded.errors)

@@ -1,0 +1,142 @@
+"""Request decoding in worker processes, so that it runs beside the DuckDB writer, not in turn.
+
+Decoding is pure Python and holds the GIL, and DuckDB's Python binding holds the GIL for much of
+an Arrow insert too: in one process the two take turns, and the collector used one of the two
+cores (bench/bench_collector.py: ~1.0 CPU-seconds per second at full load). Here each request's
+bytes go to a worker process, which decodes them and sends back the two Arrow tables as IPC
+streams (one copy, read back without another). The collector process keeps the socket work, the
+write queue and the DuckDB file.
+
+The workers hold no state that matters: if one dies, the requests it had fail with
+`DecoderUnavailable` (the client gets a retryable 503, nothing was acknowledged) and the next
+request starts a fresh pool. They ignore SIGINT/SIGTERM, so a Ctrl-C or a service manager's
+SIGTERM to the whole group reaches only the collector, which then drains requests still being
+decoded before it shuts the pool down; if the collector is killed outright, the workers see their
+queue close and exit.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+from tokentrail.collector.decode import decode_traces
+
+log = logging.getLogger("tokentrail.collector")
+
+
+class DecoderUnavailable(RuntimeError):
+    """A decoding worker died; the request was not stored and can be retried."""
+
+
+@dataclass
+class DecodedRequest:
+    """What the collector needs from one request: counts, rejection reasons, the two tables."""
+
+    span_count: int
+    rejected: int
+    errors: list[str] = field(default_factory=list)
+    spans: pa.Table | None = None
+    llm: pa.Table | None = None
+
+
+def _ipc(table: pa.Table) -> pa.Buffer:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue()
+
+
+def decode_request(data: bytes) -> tuple[int, int, list[str], pa.Buffer | None, pa.Buffer | None]:
+    """Worker side: decode one ExportTraceServiceRequest (raises DecodeError) into IPC buffers."""
+    decoded = decode_traces(data)
+    if not decoded.span_count:
+        return 0, decoded.rejected, decoded.errors, None, None
+    spans, llm = decoded.tables()
+    return decoded.span_count, decoded.rejected, decoded.errors, _ipc(spans), _ipc(llm)
+
+
+def _worker_init() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # A worker holds both ends of its task queue, so it would never see the queue close when the
+    # collector is killed outright: watch for being re-parented instead, and leave.
+    parent = os.getppid()
+
+    def watch_parent() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch_parent, name="tokentrail-parent-watch", daemon=True).start()
+
+
+class DecodePool:
+    """A small process pool for `decode_request`; `workers=0` decodes in the calling thread."""
+
+    def __init__(self, workers: int | None = None) -> None:
+        self.workers = (os.cpu_count() or 1) if workers is None else workers
+        self._lock = threading.Lock()
+        self._pool: ProcessPoolExecutor | None = None
+        self._closed = False
+
+    def start(self) -> None:
+        """Start the workers and let each import the decoder now, not inside the first request."""
+        if self.workers:
+            pool = self._get()
+            for future in [pool.submit(pa.array, [""]) for _ in range(self.workers)]:
+                future.result()
+
+    def _get(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._closed:
+                raise DecoderUnavailable("collector is shutting down")
+            if self._pool is None:
+                # spawn, not fork: the collector runs gRPC and writer threads, which fork would copy mid-flight.
+                self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                                 initializer=_worker_init)
+            return self._pool
+
+    def decode(self, data: bytes) -> DecodedRequest:
+        """Decode one request; raises DecodeError for malformed input, DecoderUnavailable if a worker died."""
+        if not self.workers:
+            decoded = decode_traces(data)
+            spans, llm = decoded.tables() if decoded.span_count else (None, None)
+            return DecodedRequest(decoded.span_count, decoded.rejected, decoded.errors, spans, llm)
+        pool = self._get()
+        try:
+            count, rejected, errors, spans, llm = pool.submit(decode_request, data).result()
+        except BrokenProcessPool as exc:
+            self._discard(pool)
+            raise DecoderUnavailable(f"a decoding worker died: {exc}") from None
+        if not count:
+            return DecodedRequest(0, rejected, errors)
+        return DecodedRequest(count, rejected, errors, _read_ipc(spans), _read_ipc(llm))
+
+    def _discard(self, pool: ProcessPoolExecutor) -> None:
+        with self._lock:
+            if self._pool is pool:
+                self._pool = None
+        log.error("a decoding worker died; starting a new pool for the next request")
+        pool.shutdown(wait=False, cancel_futures=True)
+
+    def close(self) -> None:
+        """Stop the workers once the requests being decoded are done."""
+        with self._lock:
+            self._closed = True
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
+
+
+
+def _read_ipc(buf: pa.Buffer) -> pa.Table:
+    return pa.ipc.open_stream(buf).read_all()
