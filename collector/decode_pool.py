@@ -3,7 +3,7 @@
 Decoding is pure Python and holds the GIL, and DuckDB's Python binding holds the GIL for much of
 an Arrow insert too: in one process the two take turns, and the collector used one of the two
 cores (bench/bench_collector.py: ~1.0 CPU-seconds per second at full load). Here each request's
-bytes go to a worker process, which decodes them and sends back the two Arrow tables as IPC
+bytes go to a worker process, which decodes them (OTLP/JSON converted there too) and sends back the two Arrow tables as IPC
 streams (one copy, read back without another). The collector process keeps the socket work, the
 write queue and the DuckDB file.
 
@@ -28,7 +28,8 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 
 import pyarrow as pa
-from tokentrail.collector.decode import decode_traces
+from tokentrail.collector.decode import Decoded, decode_traces
+from tokentrail.collector.otlp_json import json_to_protobuf
 
 log = logging.getLogger("tokentrail.collector")
 
@@ -55,9 +56,14 @@ def _ipc(table: pa.Table) -> pa.Buffer:
     return sink.getvalue()
 
 
-def decode_request(data: bytes) -> tuple[int, int, list[str], pa.Buffer | None, pa.Buffer | None]:
-    """Worker side: decode one ExportTraceServiceRequest (raises DecodeError) into IPC buffers."""
-    decoded = decode_traces(data)
+def _decode(data: bytes, as_json: bool) -> Decoded:
+    return decode_traces(json_to_protobuf(data) if as_json else data)
+
+
+def decode_request(data: bytes, as_json: bool = False) -> tuple[int, int, list[str], pa.Buffer | None, pa.Buffer | None]:
+    """Worker side: decode one ExportTraceServiceRequest, protobuf or OTLP/JSON (raises DecodeError),
+    into IPC buffers."""
+    decoded = _decode(data, as_json)
     if not decoded.span_count:
         return 0, decoded.rejected, decoded.errors, None, None
     spans, llm = decoded.tables()
@@ -105,15 +111,16 @@ class DecodePool:
                                                  initializer=_worker_init)
             return self._pool
 
-    def decode(self, data: bytes) -> DecodedRequest:
-        """Decode one request; raises DecodeError for malformed input, DecoderUnavailable if a worker died."""
+    def decode(self, data: bytes, *, as_json: bool = False) -> DecodedRequest:
+        """Decode one request (OTLP protobuf, or OTLP/JSON when `as_json`); raises DecodeError for
+        malformed input, DecoderUnavailable if a worker died."""
         if not self.workers:
-            decoded = decode_traces(data)
+            decoded = _decode(data, as_json)
             spans, llm = decoded.tables() if decoded.span_count else (None, None)
             return DecodedRequest(decoded.span_count, decoded.rejected, decoded.errors, spans, llm)
         pool = self._get()
         try:
-            count, rejected, errors, spans, llm = pool.submit(decode_request, data).result()
+            count, rejected, errors, spans, llm = pool.submit(decode_request, data, as_json).result()
         except BrokenProcessPool as exc:
             self._discard(pool)
             raise DecoderUnavailable(f"a decoding worker died: {exc}") from None

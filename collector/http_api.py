@@ -24,7 +24,6 @@ from google.rpc import status_pb2
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from tokentrail.collector.decode import DecodeError
 from tokentrail.collector.ingest import Overloaded, ShuttingDown
-from tokentrail.collector.otlp_json import json_to_protobuf
 from tokentrail.collector.query import (
     ARROW_STREAM,
     QueryError,
@@ -227,9 +226,7 @@ class Handler(BaseHTTPRequestHandler):
             try:
                 raw = self._read_body(app.max_body_bytes)
                 data = decompress(raw, encoding, app.max_body_bytes)
-                if as_json:
-                    data = json_to_protobuf(data)
-                result = app.ingest(data)
+                result = app.ingest(data, as_json=as_json)
             except BodyTooLarge:
                 app.counters.request("http", 413)
                 self.close_connection = True

@@ -149,10 +149,11 @@ class Collector:
         self.stop()
 
     # -- work -----------------------------------------------------------------------------
-    def ingest(self, data: bytes) -> IngestResult:
-        """Decode, queue and wait for the commit; raises DecodeError / Overloaded / write errors."""
+    def ingest(self, data: bytes, *, as_json: bool = False) -> IngestResult:
+        """Decode (OTLP protobuf, or OTLP/JSON when `as_json`), queue and wait for the commit;
+        raises DecodeError / Overloaded / write errors."""
         with self.queue.decoding():
-            decoded = self.decoder.decode(data)
+            decoded = self.decoder.decode(data, as_json=as_json)
             self.counters.spans(decoded.span_count, decoded.rejected)
             if decoded.span_count:
                 ticket = self.queue.submit(decoded.spans, decoded.llm)

@@ -3,6 +3,7 @@ or orphaned worker never loses an acknowledged span nor outlives the collector."
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -20,7 +21,7 @@ from tokentrail.collector.decode import DecodeError
 from tokentrail.collector.decode_pool import DecodePool, DecoderUnavailable
 
 from tests.collector.conftest import http
-from tests.collector.test_http_protocol import PB, make_request
+from tests.collector.test_http_protocol import PB, make_request, otlp_json
 from tokentrail.readonly import open_file_reader
 
 
@@ -86,6 +87,14 @@ def test_workers_produce_the_same_tables_as_the_request_thread(pool) -> None:
     assert errors == 8
 
 
+def test_otlp_json_is_converted_in_the_worker(pool) -> None:
+    req = make_request(6)
+    body = json.dumps(otlp_json(req)).encode()
+    got = pool.decode(body, as_json=True)
+    want = DecodePool(0).decode(req.SerializeToString())
+    assert got.span_count == 6 and got.spans.equals(want.spans) and got.llm.equals(want.llm)
+
+
 def test_rejections_and_malformed_input_come_back_from_the_worker(pool) -> None:
     req = make_request(3)
     req.resource_spans[0].scope_spans[0].spans[1].span_id = b"\0" * 8
@@ -94,6 +103,8 @@ def test_rejections_and_malformed_input_come_back_from_the_worker(pool) -> None:
     assert "span_id" in got.errors[0]
     with pytest.raises(DecodeError, match="malformed protobuf"):
         pool.decode(b"\x0a\xff\xff\xff")
+    with pytest.raises(DecodeError, match="malformed JSON"):
+        pool.decode(b"{not json", as_json=True)
     nothing = pool.decode(b"")
     assert (nothing.span_count, nothing.spans) == (0, None)
 
