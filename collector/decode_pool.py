@@ -3,16 +3,16 @@
 Decoding is pure Python and holds the GIL, and DuckDB's Python binding holds the GIL for much of
 an Arrow insert too: in one process the two take turns, and the collector used one of the two
 cores (bench/bench_collector.py: ~1.0 CPU-seconds per second at full load). Here each request's
-bytes go to a worker process, which decodes them (OTLP/JSON converted there too) and sends back the two Arrow tables as IPC
-streams (one copy, read back without another). The collector process keeps the socket work, the
-write queue and the DuckDB file.
+bytes go to a worker process, which decodes them (converting OTLP/JSON first) and sends back the
+two Arrow tables as IPC streams (one copy, read back without another). The collector process
+keeps the socket work, the write queue and the DuckDB file.
 
 The workers hold no state that matters: if one dies, the requests it had fail with
 `DecoderUnavailable` (the client gets a retryable 503, nothing was acknowledged) and the next
 request starts a fresh pool. They ignore SIGINT/SIGTERM, so a Ctrl-C or a service manager's
 SIGTERM to the whole group reaches only the collector, which then drains requests still being
-decoded before it shuts the pool down; if the collector is killed outright, the workers see their
-queue close and exit.
+decoded before it shuts the pool down; if the collector is killed outright, the workers notice
+that they have a new parent and exit.
 """
 
 from __future__ import annotations
@@ -56,13 +56,18 @@ def _ipc(table: pa.Table) -> pa.Buffer:
     return sink.getvalue()
 
 
+def _read_ipc(buf: pa.Buffer) -> pa.Table:
+    return pa.ipc.open_stream(buf).read_all()
+
+
 def _decode(data: bytes, as_json: bool) -> Decoded:
     return decode_traces(json_to_protobuf(data) if as_json else data)
 
 
-def decode_request(data: bytes, as_json: bool = False) -> tuple[int, int, list[str], pa.Buffer | None, pa.Buffer | None]:
-    """Worker side: decode one ExportTraceServiceRequest, protobuf or OTLP/JSON (raises DecodeError),
-    into IPC buffers."""
+def decode_request(data: bytes, as_json: bool = False
+                   ) -> tuple[int, int, list[str], pa.Buffer | None, pa.Buffer | None]:
+    """Worker side: decode one ExportTraceServiceRequest, protobuf or OTLP/JSON (raises
+    DecodeError), into IPC buffers."""
     decoded = _decode(data, as_json)
     if not decoded.span_count:
         return 0, decoded.rejected, decoded.errors, None, None
@@ -142,8 +147,3 @@ class DecodePool:
             pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=True)
-
-
-
-def _read_ipc(buf: pa.Buffer) -> pa.Table:
-    return pa.ipc.open_stream(buf).read_all()
