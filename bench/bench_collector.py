@@ -43,7 +43,7 @@ from typing import Any
 
 # The target, and the yardstick it gives for it: DuckDB's Arrow insert at ~330k rows/s.
 # That rate depends on the table far more than on the machine (here a 3-column table takes ~1.5M
-# rows/s, a `spans`-shaped one 80-110k), so the ratio to it is reported, not judged.
+# rows/s, a `spans`-shaped one 75-110k in this bench), so the ratio to it is reported, not judged.
 TARGET_SPANS_PER_S = 50_000
 REFERENCE_ARROW_ROWS_PER_S = 330_000
 
