@@ -220,6 +220,10 @@ def install(patches: Patches, rt: Runtime, sdk: Sdk) -> None:
         kinds[cls] = kind
         return kind
 
+    def begin(route: type[Call], client: Any, options: Any, kwargs: dict[str, Any]) -> tuple[Call, Any, Any]:
+        call = route(rt, client, options.json_data, bool(kwargs.get("stream")), endpoints(client, route))
+        return call, active_set(call), attach(set_span_in_context(call.span))
+
     def complete(call: Call, result: Any) -> None:
         cls = type(result)
         kind = kinds.get(cls)
@@ -275,9 +279,7 @@ def install(patches: Patches, rt: Runtime, sdk: Sdk) -> None:
             if route is None or active_get() is not None:
                 return orig(self, cast_to, options, *args, **kwargs)
             try:
-                call = route(rt, self, options.json_data, bool(kwargs.get("stream")), endpoints(self, route))
-                ctx_token = attach(set_span_in_context(call.span))
-                token = active_set(call)
+                call, token, ctx_token = begin(route, self, options, kwargs)
             except Exception:
                 report_internal_error("request start")
                 return orig(self, cast_to, options, *args, **kwargs)
@@ -311,9 +313,7 @@ def install(patches: Patches, rt: Runtime, sdk: Sdk) -> None:
             if route is None or active_get() is not None:
                 return await orig(self, cast_to, options, *args, **kwargs)
             try:
-                call = route(rt, self, options.json_data, bool(kwargs.get("stream")), endpoints(self, route))
-                ctx_token = attach(set_span_in_context(call.span))
-                token = active_set(call)
+                call, token, ctx_token = begin(route, self, options, kwargs)
             except Exception:
                 report_internal_error("request start")
                 return await orig(self, cast_to, options, *args, **kwargs)
@@ -342,26 +342,24 @@ def install(patches: Patches, rt: Runtime, sdk: Sdk) -> None:
     patches.wrap(sdk.async_client, "request", make_async_request)
 
     # ---- _process_response(): the final HTTP response ----------------------------------------
+    def note_response(kwargs: dict[str, Any]) -> None:
+        call = active_get()
+        if call is not None:
+            call.http = kwargs.get("response")
+            taken = kwargs.get("retries_taken")
+            if type(taken) is int and taken > call.retries:  # SDKs without _sleep_for_retry
+                call.retries = taken
+
     def make_process(orig: Any) -> Any:
         def _process_response(self: Any, *args: Any, **kwargs: Any) -> Any:
-            call = active_get()
-            if call is not None:
-                call.http = kwargs.get("response")
-                taken = kwargs.get("retries_taken")
-                if type(taken) is int and taken > call.retries:  # SDKs without _sleep_for_retry
-                    call.retries = taken
+            note_response(kwargs)
             return orig(self, *args, **kwargs)
 
         return _process_response
 
     def make_async_process(orig: Any) -> Any:
         async def _process_response(self: Any, *args: Any, **kwargs: Any) -> Any:
-            call = active_get()
-            if call is not None:
-                call.http = kwargs.get("response")
-                taken = kwargs.get("retries_taken")
-                if type(taken) is int and taken > call.retries:  # SDKs without _sleep_for_retry
-                    call.retries = taken
+            note_response(kwargs)
             return await orig(self, *args, **kwargs)
 
         return _process_response

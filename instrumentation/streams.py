@@ -7,9 +7,10 @@ context-manager protocol and (async) iteration — and the SDK's helpers (`.stre
 `ChatCompletionStream`) that iterate it see the same items.
 
 The sync forwarding is a plain generator because it runs once per streamed item: resuming a
-generator is cheaper than calling a Python `__next__` method, and the loop keeps its state in
-locals. What must outlive the loop sits in a `Watch`, referenced only by the forwarder (the
-caller's `Stream` gets no attribute), so dropping the stream drops the watch with it.
+generator is cheaper than calling a Python `__next__` method. Each item is noted by
+`Watch.note`, for the sync and the async forwarder alike. What must outlive the loop sits in
+the `Watch`, referenced only by the forwarder (the caller's `Stream` gets no attribute), so
+dropping the stream drops the watch with it.
 
 The span ends when the stream is exhausted or fails (in the generator), when the caller closes
 it (the patched `close()` calls `closed()`), or when it is garbage collected unfinished (the
@@ -45,6 +46,24 @@ class Watch:
         self.call = call
         self.ok = True
         self.buffer: list[Any] | None = None if call.per_item else []
+
+    def note(self, item: Any) -> None:
+        """One item arrived: time it and fold it (now, or with the next batch)."""
+        call = self.call
+        now = _perf_ns()
+        call.last_ns = now
+        if not call.first_ns:
+            call.first_ns = now
+        buffer = self.buffer
+        try:
+            if buffer is None:
+                call.on_chunk(item)
+            else:
+                buffer.append(item)
+                if len(buffer) >= _BATCH:
+                    self.fold()
+        except Exception:
+            self.broken()
 
     def fold(self) -> None:
         buffer = self.buffer
@@ -90,25 +109,11 @@ class Watch:
 
 
 def _forward(inner: Iterator[Any], watch: Watch) -> Iterator[Any]:
-    call = watch.call
-    buffer = watch.buffer
-    perf = _perf_ns
+    note = watch.note
     try:
         for item in inner:
             if watch.ok:
-                now = perf()
-                call.last_ns = now
-                if not call.first_ns:
-                    call.first_ns = now
-                try:
-                    if buffer is None:
-                        call.on_chunk(item)
-                    else:
-                        buffer.append(item)
-                        if len(buffer) >= _BATCH:
-                            watch.fold()
-                except Exception:
-                    watch.broken()
+                note(item)
             yield item
     except GeneratorExit:  # closed or collected: close() or the watch ends the span
         raise
@@ -145,21 +150,7 @@ class _AsyncForward:
             watch.fail(exc)
             raise
         if watch.ok:
-            call = watch.call
-            now = _perf_ns()
-            call.last_ns = now
-            if not call.first_ns:
-                call.first_ns = now
-            buffer = watch.buffer
-            try:
-                if buffer is None:
-                    call.on_chunk(item)
-                else:
-                    buffer.append(item)
-                    if len(buffer) >= _BATCH:
-                        watch.fold()
-            except Exception:
-                watch.broken()
+            watch.note(item)
         return item
 
     def __del__(self) -> None:
