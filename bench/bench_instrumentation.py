@@ -124,11 +124,6 @@ def op_stream(client: openai.OpenAI) -> None:
         pass
 
 
-def op_stream_no_usage(client: openai.OpenAI) -> None:
-    for _ in client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True):
-        pass
-
-
 CALIBRATION_ATTRS = {f"attr.{i}": (i if i % 2 else f"value{i}") for i in range(20)}
 _HOOKED = ("request", "_process_response", "_sleep_for_retry")  # the client methods instrument() wraps
 
