@@ -241,6 +241,15 @@ class Call:
         return "".join(self.parts) if self.parts else ""
 
     # ----- shared helpers ----------------------------------------------------------------------
+    def streamed_identity(self, attrs: dict[str, Any]) -> None:
+        """Response id, model and finish reasons as gathered from the streamed items."""
+        if self.response_id is not None:
+            attrs[sc.RESPONSE_ID] = self.response_id
+            attrs[sc.RESPONSE_MODEL] = self.response_model
+        finish = self.finish
+        if finish:
+            attrs[sc.RESPONSE_FINISH_REASONS] = [finish[i] for i in sorted(finish)]
+
     def _redact(self, text: str) -> str:
         redact = self.rt.redact
         return redact(text) if redact is not None else text
@@ -457,6 +466,21 @@ def _stop(value: Any) -> list[str] | None:
     return None
 
 
+def _rarer_sampling_attributes(body: dict[str, Any], attrs: dict[str, Any]) -> None:
+    """Penalties, seed, stop sequences and choice count, shared by chat and text completions."""
+    _float(body, "frequency_penalty", sc.REQUEST_FREQUENCY_PENALTY, attrs)
+    _float(body, "presence_penalty", sc.REQUEST_PRESENCE_PENALTY, attrs)
+    seed = body.get("seed")
+    if isinstance(seed, int):
+        attrs[sc.REQUEST_SEED] = seed
+    stop = _stop(body.get("stop"))
+    if stop:
+        attrs[sc.REQUEST_STOP] = stop
+    n = body.get("n")
+    if isinstance(n, int) and n != 1:
+        attrs[sc.REQUEST_CHOICE_COUNT] = n
+
+
 def _output_type(fmt: Any) -> str | None:
     if isinstance(fmt, dict):
         kind = fmt.get("type")
@@ -510,17 +534,7 @@ class ChatCall(Call):
         _float(body, "temperature", sc.REQUEST_TEMPERATURE, attrs)
         _float(body, "top_p", sc.REQUEST_TOP_P, attrs)
         if not _COMMON_CHAT_KEYS.issuperset(body):  # only the usual keys: skip the rarer parameters
-            _float(body, "frequency_penalty", sc.REQUEST_FREQUENCY_PENALTY, attrs)
-            _float(body, "presence_penalty", sc.REQUEST_PRESENCE_PENALTY, attrs)
-            seed = body.get("seed")
-            if isinstance(seed, int):
-                attrs[sc.REQUEST_SEED] = seed
-            stop = _stop(body.get("stop"))
-            if stop:
-                attrs[sc.REQUEST_STOP] = stop
-            n = body.get("n")
-            if isinstance(n, int) and n != 1:
-                attrs[sc.REQUEST_CHOICE_COUNT] = n
+            _rarer_sampling_attributes(body, attrs)
             out_type = _output_type(body.get("response_format"))
             if out_type:
                 attrs[sc.OUTPUT_TYPE] = out_type
@@ -590,13 +604,9 @@ class ChatCall(Call):
         return text
 
     def stream_attributes(self, attrs: dict[str, Any]) -> None:
-        if self.response_id is not None:
-            attrs[sc.RESPONSE_ID] = self.response_id
-            attrs[sc.RESPONSE_MODEL] = self.response_model
+        self.streamed_identity(attrs)
         if self.service_tier:
             attrs[sc.OPENAI_RESPONSE_SERVICE_TIER] = self.service_tier
-        if self.finish:
-            attrs[sc.RESPONSE_FINISH_REASONS] = [self.finish[i] for i in sorted(self.finish)]
         if self.usage is not None:
             self._usage(self.usage, attrs)
 
@@ -706,9 +716,8 @@ class ResponsesCall(Call):
     def stream_attributes(self, attrs: dict[str, Any]) -> None:
         if self.final is not None:
             self.response_attributes(self.final, attrs)
-        elif self.response_id is not None:
-            attrs[sc.RESPONSE_ID] = self.response_id
-            attrs[sc.RESPONSE_MODEL] = self.response_model
+        else:
+            self.streamed_identity(attrs)
 
     def count_input(self, enc: Any) -> int:
         return tokencount.count_responses_input(enc, self.body)
@@ -775,17 +784,7 @@ class CompletionsCall(Call):
             attrs[sc.REQUEST_MAX_TOKENS] = max_tokens
         _float(body, "temperature", sc.REQUEST_TEMPERATURE, attrs)
         _float(body, "top_p", sc.REQUEST_TOP_P, attrs)
-        _float(body, "frequency_penalty", sc.REQUEST_FREQUENCY_PENALTY, attrs)
-        _float(body, "presence_penalty", sc.REQUEST_PRESENCE_PENALTY, attrs)
-        seed = body.get("seed")
-        if isinstance(seed, int):
-            attrs[sc.REQUEST_SEED] = seed
-        stop = _stop(body.get("stop"))
-        if stop:
-            attrs[sc.REQUEST_STOP] = stop
-        n = body.get("n")
-        if isinstance(n, int) and n != 1:
-            attrs[sc.REQUEST_CHOICE_COUNT] = n
+        _rarer_sampling_attributes(body, attrs)
 
     def response_attributes(self, result: Any, attrs: dict[str, Any]) -> None:
         attrs[sc.RESPONSE_ID] = result.id
@@ -814,11 +813,7 @@ class CompletionsCall(Call):
             self.usage = usage
 
     def stream_attributes(self, attrs: dict[str, Any]) -> None:
-        if self.response_id is not None:
-            attrs[sc.RESPONSE_ID] = self.response_id
-            attrs[sc.RESPONSE_MODEL] = self.response_model
-        if self.finish:
-            attrs[sc.RESPONSE_FINISH_REASONS] = [self.finish[i] for i in sorted(self.finish)]
+        self.streamed_identity(attrs)
         if self.usage is not None:
             self.set_usage(attrs, self.usage.prompt_tokens, self.usage.completion_tokens)
 

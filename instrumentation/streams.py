@@ -73,23 +73,23 @@ class Watch:
                 on_chunk(item)
             buffer.clear()
 
-    def end(self, how: str) -> None:
+    def fold_rest(self) -> None:
+        """Fold the items still buffered; a failure here must not keep the span from ending."""
         try:
             if self.ok:
                 self.fold()
         except Exception:
             report_internal_error("stream chunk")
+
+    def end(self, how: str) -> None:
+        self.fold_rest()
         try:
             self.call.stream_end(how)
         except Exception:
             report_internal_error("stream end")
 
     def fail(self, exc: BaseException) -> None:
-        try:
-            if self.ok:
-                self.fold()
-        except Exception:
-            report_internal_error("stream chunk")
+        self.fold_rest()
         try:
             self.call.fail(exc)
         except Exception:
