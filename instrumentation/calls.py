@@ -295,6 +295,17 @@ class Call:
             attrs[sc.USAGE_CACHE_CREATION] = cache_write
         attrs[sc.USAGE_SOURCE] = sc.SOURCE_API
 
+    def set_detailed_usage(self, attrs: dict[str, Any], inp: int | None, out: int | None,
+                           in_details: Any, out_details: Any) -> None:
+        """`set_usage` from the SDK's token-detail objects (cache reads and writes; reasoning)."""
+        if in_details is not None:
+            cached = getattr(in_details, "cached_tokens", None)
+            cache_write = _field(in_details, "cache_write_tokens")
+        else:
+            cached = cache_write = None
+        reasoning = getattr(out_details, "reasoning_tokens", None) if out_details is not None else None
+        self.set_usage(attrs, inp, out, cached, reasoning, cache_write)
+
     def fallback_usage(self, attrs: dict[str, Any], with_output: bool) -> None:
         """Count tokens with tiktoken when the API gave none; say so on the span."""
         if sc.USAGE_INPUT in attrs:
@@ -554,15 +565,8 @@ class ChatCall(Call):
             self._usage(usage, attrs)
 
     def _usage(self, usage: Any, attrs: dict[str, Any]) -> None:
-        details = usage.prompt_tokens_details
-        if details is not None:
-            cached = getattr(details, "cached_tokens", None)
-            cache_write = _field(details, "cache_write_tokens")
-        else:
-            cached = cache_write = None
-        out_details = usage.completion_tokens_details
-        reasoning = getattr(out_details, "reasoning_tokens", None) if out_details is not None else None
-        self.set_usage(attrs, usage.prompt_tokens, usage.completion_tokens, cached, reasoning, cache_write)
+        self.set_detailed_usage(attrs, usage.prompt_tokens, usage.completion_tokens,
+                                usage.prompt_tokens_details, usage.completion_tokens_details)
 
     def on_chunk(self, chunk: Any) -> None:
         if self.response_id is None:
@@ -683,15 +687,8 @@ class ResponsesCall(Call):
             attrs[sc.OPENAI_RESPONSE_SERVICE_TIER] = tier
         usage = result.usage
         if usage is not None:
-            details = usage.input_tokens_details
-            if details is not None:
-                cached = getattr(details, "cached_tokens", None)
-                cache_write = _field(details, "cache_write_tokens")
-            else:
-                cached = cache_write = None
-            out_details = usage.output_tokens_details
-            reasoning = getattr(out_details, "reasoning_tokens", None) if out_details is not None else None
-            self.set_usage(attrs, usage.input_tokens, usage.output_tokens, cached, reasoning, cache_write)
+            self.set_detailed_usage(attrs, usage.input_tokens, usage.output_tokens,
+                                    usage.input_tokens_details, usage.output_tokens_details)
 
     def on_chunk(self, event: Any) -> None:
         # Time to first chunk counts from the first generated content, not from the bookkeeping
@@ -764,6 +761,17 @@ class EmbeddingsCall(Call):
         usage = result.usage
         if usage is not None:
             self.set_usage(attrs, usage.prompt_tokens, None)
+
+    def set_detailed_usage(self, attrs: dict[str, Any], inp: int | None, out: int | None,
+                           in_details: Any, out_details: Any) -> None:
+        """`set_usage` from the SDK's token-detail objects (cache reads and writes; reasoning)."""
+        if in_details is not None:
+            cached = getattr(in_details, "cached_tokens", None)
+            cache_write = _field(in_details, "cache_write_tokens")
+        else:
+            cached = cache_write = None
+        reasoning = getattr(out_details, "reasoning_tokens", None) if out_details is not None else None
+        self.set_usage(attrs, inp, out, cached, reasoning, cache_write)
 
     def fallback_usage(self, attrs: dict[str, Any], with_output: bool) -> None:
         super().fallback_usage(attrs, with_output=False)
