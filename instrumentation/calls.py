@@ -762,17 +762,6 @@ class EmbeddingsCall(Call):
         if usage is not None:
             self.set_usage(attrs, usage.prompt_tokens, None)
 
-    def set_detailed_usage(self, attrs: dict[str, Any], inp: int | None, out: int | None,
-                           in_details: Any, out_details: Any) -> None:
-        """`set_usage` from the SDK's token-detail objects (cache reads and writes; reasoning)."""
-        if in_details is not None:
-            cached = getattr(in_details, "cached_tokens", None)
-            cache_write = _field(in_details, "cache_write_tokens")
-        else:
-            cached = cache_write = None
-        reasoning = getattr(out_details, "reasoning_tokens", None) if out_details is not None else None
-        self.set_usage(attrs, inp, out, cached, reasoning, cache_write)
-
     def fallback_usage(self, attrs: dict[str, Any], with_output: bool) -> None:
         super().fallback_usage(attrs, with_output=False)
         attrs.pop(sc.USAGE_OUTPUT, None)
