@@ -106,6 +106,14 @@ async def handle_async(request: Any, stream: bool, send: Callable[[], Awaitable[
         return response
 
 
+def _install(cls: type, name: str, original: Any, wrapper: Any) -> None:
+    """Put `wrapper` in place of `cls.name`, marked with and remembered by its original."""
+    setattr(wrapper, _MARK, original)
+    wrapper.__doc__ = original.__doc__
+    setattr(cls, name, wrapper)
+    _installed.append((cls, name, original))
+
+
 def _wrap_send_request(cls: type, is_async: bool) -> None:
     original = cls.__dict__["_send_request"]
     if getattr(original, _MARK, None) is not None:
@@ -126,10 +134,7 @@ def _wrap_send_request(cls: type, is_async: bool) -> None:
             return handle_sync(request, stream, lambda: original(self, request, stream=stream, **kwargs))
 
         wrapper = _send_request
-    setattr(wrapper, _MARK, original)
-    wrapper.__doc__ = original.__doc__
-    cls._send_request = wrapper  # type: ignore[attr-defined]
-    _installed.append((cls, "_send_request", original))
+    _install(cls, "_send_request", original, wrapper)
 
 
 def _wrap_httpx_send(cls: type, is_async: bool) -> None:
@@ -152,10 +157,7 @@ def _wrap_httpx_send(cls: type, is_async: bool) -> None:
             return handle_sync(request, stream, lambda: original(self, request, stream=stream, **kwargs))
 
         wrapper = send
-    setattr(wrapper, _MARK, original)
-    wrapper.__doc__ = original.__doc__
-    cls.send = wrapper  # type: ignore[attr-defined]
-    _installed.append((cls, "send", original))
+    _install(cls, "send", original, wrapper)
 
 
 def install() -> None:
