@@ -254,9 +254,16 @@ class Call:
         redact = self.rt.redact
         return redact(text) if redact is not None else text
 
-    def set_usage(self, attrs: dict[str, Any], inp: int | None, out: int | None, cached: int | None = None,
-                  reasoning: int | None = None, cache_write: int | None = None) -> None:
-        """Usage as the API reported it; on a response-cache hit the provider spent nothing."""
+    def set_usage(self, attrs: dict[str, Any], inp: int | None, out: int | None, in_details: Any = None,
+                  out_details: Any = None) -> None:
+        """Usage as the API reported it, with the SDK's token-detail objects when it sent them (cache
+        reads and writes in, reasoning out); on a response-cache hit the provider spent nothing."""
+        if in_details is not None:
+            cached = getattr(in_details, "cached_tokens", None)
+            cache_write = _field(in_details, "cache_write_tokens")
+        else:
+            cached = cache_write = None
+        reasoning = getattr(out_details, "reasoning_tokens", None) if out_details is not None else None
         http = self.http
         if http is not None and cache_hit_header(http):
             attrs[sc.CACHE_HIT] = True
@@ -295,17 +302,6 @@ class Call:
             attrs[sc.USAGE_CACHE_CREATION] = cache_write
         attrs[sc.USAGE_SOURCE] = sc.SOURCE_API
 
-    def set_detailed_usage(self, attrs: dict[str, Any], inp: int | None, out: int | None,
-                           in_details: Any, out_details: Any) -> None:
-        """`set_usage` from the SDK's token-detail objects (cache reads and writes; reasoning)."""
-        if in_details is not None:
-            cached = getattr(in_details, "cached_tokens", None)
-            cache_write = _field(in_details, "cache_write_tokens")
-        else:
-            cached = cache_write = None
-        reasoning = getattr(out_details, "reasoning_tokens", None) if out_details is not None else None
-        self.set_usage(attrs, inp, out, cached, reasoning, cache_write)
-
     def fallback_usage(self, attrs: dict[str, Any], with_output: bool) -> None:
         """Count tokens with tiktoken when the API gave none; say so on the span."""
         if sc.USAGE_INPUT in attrs:
@@ -332,16 +328,17 @@ class Call:
             event[sc.HTTP_STATUS] = status
         self.span.add_event(sc.RETRY_EVENT, event)
 
-    def _common_end(self, attrs: dict[str, Any]) -> None:
+    def _end(self, attrs: dict[str, Any], end_perf_ns: int, error: str | None) -> None:
+        """Add what every ending shares (HTTP status, retries, time to first chunk), end the span
+        at `end_perf_ns` and record the metrics."""
         http = self.http
         if http is not None and sc.HTTP_STATUS not in attrs:
             attrs[sc.HTTP_STATUS] = http.status_code
         attrs[sc.RETRY_COUNT] = self.retries
         attrs[sc.RETRY_WAIT_MS] = self.retry_wait_ms
-        if self.first_ns:
-            attrs[sc.RESPONSE_TTFC] = (self.first_ns - self.t0) / 1e9
-
-    def _end_span(self, attrs: dict[str, Any], end_perf_ns: int, error: str | None) -> None:
+        first_ns = self.first_ns
+        if first_ns:
+            attrs[sc.RESPONSE_TTFC] = (first_ns - self.t0) / 1e9
         span = self.span
         span.set_attributes(attrs)
         span.end(end_time=self.start_ns + (end_perf_ns - self.t0))
@@ -383,8 +380,7 @@ class Call:
                 self.capture_output(result, attrs)
         except Exception:
             report_internal_error("response attributes")
-        self._common_end(attrs)
-        self._end_span(attrs, end, None)
+        self._end(attrs, end, None)
 
     def finish_without_body(self) -> None:
         """A raw streaming response was closed without its body being parsed."""
@@ -397,8 +393,7 @@ class Call:
             self.fallback_usage(attrs, with_output=False)
         except Exception:
             report_internal_error("usage fallback")
-        self._common_end(attrs)
-        self._end_span(attrs, end, None)
+        self._end(attrs, end, None)
 
     def fail(self, exc: BaseException) -> None:
         """The call raised: record the error (scrubbed of secrets), keep what is known."""
@@ -424,8 +419,7 @@ class Call:
             "exception.message": message,
         })
         self.span.set_status(Status(StatusCode.ERROR, message))
-        self._common_end(attrs)
-        self._end_span(attrs, end, error_type)
+        self._end(attrs, end, error_type)
 
     def _scrub(self, text: str) -> str:
         key = getattr(self.client, "api_key", None)
@@ -448,8 +442,7 @@ class Call:
                 self.capture_stream_output(attrs)
         except Exception:
             report_internal_error("stream attributes")
-        self._common_end(attrs)
-        self._end_span(attrs, end, None)
+        self._end(attrs, end, None)
 
     def capture_output(self, result: Any, attrs: dict[str, Any]) -> None:
         """Record response content (opt-in only)."""
@@ -562,11 +555,8 @@ class ChatCall(Call):
             attrs[sc.OPENAI_RESPONSE_SERVICE_TIER] = tier
         usage = result.usage
         if usage is not None:
-            self._usage(usage, attrs)
-
-    def _usage(self, usage: Any, attrs: dict[str, Any]) -> None:
-        self.set_detailed_usage(attrs, usage.prompt_tokens, usage.completion_tokens,
-                                usage.prompt_tokens_details, usage.completion_tokens_details)
+            self.set_usage(attrs, usage.prompt_tokens, usage.completion_tokens, usage.prompt_tokens_details,
+                           usage.completion_tokens_details)
 
     def on_chunk(self, chunk: Any) -> None:
         if self.response_id is None:
@@ -611,8 +601,10 @@ class ChatCall(Call):
         self.streamed_identity(attrs)
         if self.service_tier:
             attrs[sc.OPENAI_RESPONSE_SERVICE_TIER] = self.service_tier
-        if self.usage is not None:
-            self._usage(self.usage, attrs)
+        usage = self.usage
+        if usage is not None:
+            self.set_usage(attrs, usage.prompt_tokens, usage.completion_tokens, usage.prompt_tokens_details,
+                           usage.completion_tokens_details)
 
     def count_input(self, enc: Any) -> int:
         return tokencount.count_chat_input(enc, self.body.get("messages"))
@@ -687,8 +679,8 @@ class ResponsesCall(Call):
             attrs[sc.OPENAI_RESPONSE_SERVICE_TIER] = tier
         usage = result.usage
         if usage is not None:
-            self.set_detailed_usage(attrs, usage.input_tokens, usage.output_tokens,
-                                    usage.input_tokens_details, usage.output_tokens_details)
+            self.set_usage(attrs, usage.input_tokens, usage.output_tokens, usage.input_tokens_details,
+                           usage.output_tokens_details)
 
     def on_chunk(self, event: Any) -> None:
         # Time to first chunk counts from the first generated content, not from the bookkeeping
