@@ -28,7 +28,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 
 import pyarrow as pa
-from tokentrail.collector.decode import Decoded, decode_traces
+from tokentrail.collector.decode import decode_traces
 from tokentrail.collector.otlp_json import json_to_protobuf
 
 log = logging.getLogger("tokentrail.collector")
@@ -60,19 +60,20 @@ def _read_ipc(buf: pa.Buffer) -> pa.Table:
     return pa.ipc.open_stream(buf).read_all()
 
 
-def _decode(data: bytes, as_json: bool) -> Decoded:
-    return decode_traces(json_to_protobuf(data) if as_json else data)
+def _decode(data: bytes, as_json: bool) -> DecodedRequest:
+    """Decode one ExportTraceServiceRequest, protobuf or OTLP/JSON; raises DecodeError."""
+    decoded = decode_traces(json_to_protobuf(data) if as_json else data)
+    spans, llm = decoded.tables() if decoded.span_count else (None, None)
+    return DecodedRequest(decoded.span_count, decoded.rejected, decoded.errors, spans, llm)
 
 
 def decode_request(data: bytes, as_json: bool = False
                    ) -> tuple[int, int, list[str], pa.Buffer | None, pa.Buffer | None]:
-    """Worker side: decode one ExportTraceServiceRequest, protobuf or OTLP/JSON (raises
-    DecodeError), into IPC buffers."""
-    decoded = _decode(data, as_json)
-    if not decoded.span_count:
-        return 0, decoded.rejected, decoded.errors, None, None
-    spans, llm = decoded.tables()
-    return decoded.span_count, decoded.rejected, decoded.errors, _ipc(spans), _ipc(llm)
+    """Worker side: `_decode`, with the tables as IPC buffers."""
+    got = _decode(data, as_json)
+    if got.spans is None or got.llm is None:
+        return got.span_count, got.rejected, got.errors, None, None
+    return got.span_count, got.rejected, got.errors, _ipc(got.spans), _ipc(got.llm)
 
 
 def _worker_init() -> None:
@@ -120,9 +121,7 @@ class DecodePool:
         """Decode one request (OTLP protobuf, or OTLP/JSON when `as_json`); raises DecodeError for
         malformed input, DecoderUnavailable if a worker died."""
         if not self.workers:
-            decoded = _decode(data, as_json)
-            spans, llm = decoded.tables() if decoded.span_count else (None, None)
-            return DecodedRequest(decoded.span_count, decoded.rejected, decoded.errors, spans, llm)
+            return _decode(data, as_json)
         pool = self._get()
         try:
             count, rejected, errors, spans, llm = pool.submit(decode_request, data, as_json).result()
