@@ -3,7 +3,8 @@
 The response is an instance of the same httpx flavour as the request (openai 3.x uses `httpx2`,
 1.x and 2.x use `httpx`; 3.x also accepts a legacy `httpx.Client`), its body a byte stream that
 yields the stored chunks one by one. The SDK therefore builds its own `Stream`/`AsyncStream` (or
-parsed model) from it, and instrumentation sees the `x-tokentrail-cache` headers on it.
+parsed model) from it. The caller sees the `x-tokentrail-cache` headers on it; instrumentation
+reads the same fact from the response's `extensions`, one dict lookup instead of a header scan.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from types import ModuleType
 from typing import Any
 
 from tokentrail.cache.entry import Entry
+from tokentrail.instrumentation.semconv import CACHE_EXTENSION
 
 HIT_HEADER = "x-tokentrail-cache"
 ORIGINAL_MS_HEADER = "x-tokentrail-cache-original-ms"
@@ -69,7 +71,7 @@ def build_response(request: Any, entry: Entry, started: float) -> Any:
         headers=headers,
         stream=_stream_class(mod)(list(entry.iter_chunks())),
         request=request,
-        extensions={"http_version": b"HTTP/1.1", "reason_phrase": b"OK"},
+        extensions={"http_version": b"HTTP/1.1", "reason_phrase": b"OK", CACHE_EXTENSION: round(entry.original_ms, 3)},
     )
     response.elapsed = datetime.timedelta(seconds=time.perf_counter() - started)
     return response

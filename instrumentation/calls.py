@@ -42,23 +42,6 @@ _STATUS_ERRORS = {
 _SECRET = re.compile(r"(sk-[A-Za-z0-9_\-*]{6,}|Bearer\s+[^\s\"']+)")
 
 _reported = False
-_CACHE_HEADER_BYTES = sc.CACHE_HEADER.encode()
-
-
-def cache_hit_header(http: Any) -> bool:
-    """Whether the response cache replayed this response (header `x-tokentrail-cache: hit`).
-
-    httpx keeps headers as (raw, lowercased, value) byte triples; scanning them directly is
-    several times cheaper than `Headers.get`, which normalises the key on every call.
-    """
-    headers = http.headers
-    items = getattr(headers, "_list", None)
-    if items is None:
-        return headers.get(sc.CACHE_HEADER) == "hit"
-    for _raw, key, value in items:
-        if key == _CACHE_HEADER_BYTES:
-            return value == b"hit"
-    return False
 
 
 def report_internal_error(where: str) -> None:
@@ -81,6 +64,7 @@ def status_error_type(status: int) -> str:
 
 
 _MISSING = object()
+_NO_FIELDS: dict[str, Any] = {}
 
 
 def _field(model: Any, name: str) -> Any:
@@ -260,21 +244,20 @@ class Call:
         reads and writes in, reasoning out); on a response-cache hit the provider spent nothing."""
         if in_details is not None:
             cached = getattr(in_details, "cached_tokens", None)
-            cache_write = _field(in_details, "cache_write_tokens")
+            # a field SDK versions in use don't all declare yet: found in __dict__ when declared
+            cache_write = getattr(in_details, "__dict__", _NO_FIELDS).get("cache_write_tokens", _MISSING)
+            if cache_write is _MISSING:
+                cache_write = _field(in_details, "cache_write_tokens")
         else:
             cached = cache_write = None
         reasoning = getattr(out_details, "reasoning_tokens", None) if out_details is not None else None
         http = self.http
-        if http is not None and cache_hit_header(http):
+        original_ms = http.extensions.get(sc.CACHE_EXTENSION) if http is not None else None
+        if original_ms is not None:
             attrs[sc.CACHE_HIT] = True
             attrs[sc.CACHE_SAVED_INPUT] = inp or 0
             attrs[sc.CACHE_SAVED_OUTPUT] = out or 0
-            original = http.headers.get(sc.CACHE_ORIGINAL_MS_HEADER)
-            if original:
-                try:
-                    attrs[sc.CACHE_SAVED_MS] = float(original)
-                except ValueError:
-                    pass
+            attrs[sc.CACHE_SAVED_MS] = float(original_ms)
             window = context_window(self.model)
             if window and inp:
                 attrs[sc.CONTEXT_UTILIZATION] = inp / window
@@ -456,10 +439,16 @@ class Call:
         }])
 
 
-def _float(body: dict[str, Any], key: str, attr: str, attrs: dict[str, Any]) -> None:
-    value = body.get(key)
-    if value is not None and isinstance(value, (int, float)):
-        attrs[attr] = float(value)
+def _floats(body: dict[str, Any], pairs: tuple[tuple[str, str], ...], attrs: dict[str, Any]) -> None:
+    """Numeric request parameters as float attributes, several in one call (one frame, not one each)."""
+    for key, attr in pairs:
+        value = body.get(key)
+        if value is not None and isinstance(value, (int, float)):
+            attrs[attr] = float(value)
+
+
+_TEMPERATURE_TOP_P = (("temperature", sc.REQUEST_TEMPERATURE), ("top_p", sc.REQUEST_TOP_P))
+_PENALTIES = (("frequency_penalty", sc.REQUEST_FREQUENCY_PENALTY), ("presence_penalty", sc.REQUEST_PRESENCE_PENALTY))
 
 
 def _stop(value: Any) -> list[str] | None:
@@ -472,8 +461,7 @@ def _stop(value: Any) -> list[str] | None:
 
 def _rarer_sampling_attributes(body: dict[str, Any], attrs: dict[str, Any]) -> None:
     """Penalties, seed, stop sequences and choice count, shared by chat and text completions."""
-    _float(body, "frequency_penalty", sc.REQUEST_FREQUENCY_PENALTY, attrs)
-    _float(body, "presence_penalty", sc.REQUEST_PRESENCE_PENALTY, attrs)
+    _floats(body, _PENALTIES, attrs)
     seed = body.get("seed")
     if isinstance(seed, int):
         attrs[sc.REQUEST_SEED] = seed
@@ -535,8 +523,7 @@ class ChatCall(Call):
         max_tokens = body.get("max_completion_tokens") or body.get("max_tokens")
         if isinstance(max_tokens, int):
             attrs[sc.REQUEST_MAX_TOKENS] = max_tokens
-        _float(body, "temperature", sc.REQUEST_TEMPERATURE, attrs)
-        _float(body, "top_p", sc.REQUEST_TOP_P, attrs)
+        _floats(body, _TEMPERATURE_TOP_P, attrs)
         if not _COMMON_CHAT_KEYS.issuperset(body):  # only the usual keys: skip the rarer parameters
             _rarer_sampling_attributes(body, attrs)
             out_type = _output_type(body.get("response_format"))
@@ -645,8 +632,7 @@ class ResponsesCall(Call):
         max_tokens = body.get("max_output_tokens")
         if isinstance(max_tokens, int):
             attrs[sc.REQUEST_MAX_TOKENS] = max_tokens
-        _float(body, "temperature", sc.REQUEST_TEMPERATURE, attrs)
-        _float(body, "top_p", sc.REQUEST_TOP_P, attrs)
+        _floats(body, _TEMPERATURE_TOP_P, attrs)
         tier = body.get("service_tier")
         if isinstance(tier, str):
             attrs[sc.OPENAI_REQUEST_SERVICE_TIER] = tier
@@ -771,8 +757,7 @@ class CompletionsCall(Call):
         max_tokens = body.get("max_tokens")
         if isinstance(max_tokens, int):
             attrs[sc.REQUEST_MAX_TOKENS] = max_tokens
-        _float(body, "temperature", sc.REQUEST_TEMPERATURE, attrs)
-        _float(body, "top_p", sc.REQUEST_TOP_P, attrs)
+        _floats(body, _TEMPERATURE_TOP_P, attrs)
         _rarer_sampling_attributes(body, attrs)
 
     def response_attributes(self, result: Any, attrs: dict[str, Any]) -> None:

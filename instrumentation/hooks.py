@@ -8,9 +8,10 @@ lookup and nothing else.
 
 Around it, three small hooks feed the call in flight (found through a ContextVar, so threads
 and asyncio tasks never see each other's call):
-- `_process_response`: the final HTTP response (status, and the response cache's headers);
+- `_process_response`: the final HTTP response (status, and whether the response cache replayed it);
 - `_sleep_for_retry`: one event per failed attempt, with the backoff the SDK actually slept;
-- `close()` of streams, stream helpers and raw streaming responses: end the span on close.
+- `close()` of streams and stream helpers: end the span on close.
+A `with_streaming_response` response gets its own `read()` / `close()` shadowed on that one object.
 We never patch the HTTP send method: that level belongs to the response cache.
 """
 
@@ -194,6 +195,14 @@ def _retry_cause(response: Any) -> tuple[int | None, str]:
     return None, ("APITimeoutError" if "Timeout" in name else "APIConnectionError")
 
 
+def _unpend(response: Any) -> Call | None:
+    """Take back what `pend` put on a with_streaming_response response; its pending call, if any."""
+    values = response.__dict__
+    values.pop("read", None)
+    values.pop("close", None)
+    return values.pop("_tokentrail_call", None)
+
+
 def install(patches: Patches, rt: Runtime, sdk: Sdk) -> None:
     """Install every hook; originals are kept in `patches` for `uninstrument()`."""
     endpoints = _endpoints(sdk.azure_types)
@@ -224,6 +233,61 @@ def install(patches: Patches, rt: Runtime, sdk: Sdk) -> None:
         call = route(rt, client, options.json_data, bool(kwargs.get("stream")), endpoints(client, route))
         return call, active_set(call), attach(set_span_in_context(call.span))
 
+    # ---- with_streaming_response: end when the body is read, or when the response is closed --
+    # Shadowed on that one response object rather than patched on the class, so the read() of
+    # every other response (each non-streamed call makes one) runs the SDK's own code.
+    def finish_pending(response: Any, parse: bool) -> None:
+        call = _unpend(response)
+        if call is None:
+            return
+        try:
+            if parse:
+                call.finish_response(response.parse())
+            else:
+                call.finish_without_body()
+        except Exception:
+            report_internal_error("streamed response")
+
+    async def afinish_pending(response: Any, parse: bool) -> None:
+        call = _unpend(response)
+        if call is None:
+            return
+        try:
+            if parse:
+                call.finish_response(await response.parse())
+            else:
+                call.finish_without_body()
+        except Exception:
+            report_internal_error("streamed response")
+
+    def pend(response: Any, call: Call) -> None:
+        orig_read, orig_close = response.read, response.close
+
+        def read() -> Any:
+            data = orig_read()
+            finish_pending(response, parse=True)
+            return data
+
+        def close() -> Any:
+            finish_pending(response, parse=False)
+            return orig_close()
+
+        response.__dict__.update(_tokentrail_call=call, read=read, close=close)
+
+    def apend(response: Any, call: Call) -> None:
+        orig_read, orig_close = response.read, response.close
+
+        async def read() -> Any:
+            data = await orig_read()
+            await afinish_pending(response, parse=True)
+            return data
+
+        async def close() -> Any:
+            await afinish_pending(response, parse=False)
+            return await orig_close()
+
+        response.__dict__.update(_tokentrail_call=call, read=read, close=close)
+
     def complete(call: Call, result: Any) -> None:
         cls = type(result)
         kind = kinds.get(cls)
@@ -247,7 +311,7 @@ def install(patches: Patches, rt: Runtime, sdk: Sdk) -> None:
             elif result.http_response.is_stream_consumed:
                 call.finish_response(result.parse())
             else:  # with_streaming_response: the span ends when the body is read or the response closed
-                result._tokentrail_call = call
+                pend(result, call)
         else:
             call.finish_without_body()
 
@@ -263,7 +327,7 @@ def install(patches: Patches, rt: Runtime, sdk: Sdk) -> None:
         elif result.http_response.is_stream_consumed:
             call.finish_response(await result.parse())
         else:  # with_streaming_response: the span ends when the body is read or the response closed
-            result._tokentrail_call = call
+            apend(result, call)
 
     def end_quietly(call: Call) -> None:
         """After an instrumentation error: still end the span, so none stays open forever."""
@@ -449,68 +513,3 @@ def install(patches: Patches, rt: Runtime, sdk: Sdk) -> None:
     for helper in sdk.async_helper_streams:
         patches.wrap(helper, "close", make_async_helper_close)
 
-    # ---- with_streaming_response: end when the body is read, or when the response is closed --
-    def finish_pending(response: Any, parse: bool) -> None:
-        call = response.__dict__.pop("_tokentrail_call", None)
-        if call is None:
-            return
-        try:
-            if parse:
-                call.finish_response(response.parse())
-            else:
-                call.finish_without_body()
-        except Exception:
-            report_internal_error("streamed response")
-
-    async def afinish_pending(response: Any, parse: bool) -> None:
-        call = response.__dict__.pop("_tokentrail_call", None)
-        if call is None:
-            return
-        try:
-            if parse:
-                call.finish_response(await response.parse())
-            else:
-                call.finish_without_body()
-        except Exception:
-            report_internal_error("streamed response")
-
-    def make_read(orig: Any) -> Any:
-        def read(self: Any) -> Any:
-            data = orig(self)
-            if "_tokentrail_call" in self.__dict__:
-                finish_pending(self, parse=True)
-            return data
-
-        return read
-
-    def make_async_read(orig: Any) -> Any:
-        async def read(self: Any) -> Any:
-            data = await orig(self)
-            if "_tokentrail_call" in self.__dict__:
-                await afinish_pending(self, parse=True)
-            return data
-
-        return read
-
-    def make_response_close(orig: Any) -> Any:
-        def close(self: Any) -> Any:
-            if "_tokentrail_call" in self.__dict__:
-                finish_pending(self, parse=False)
-            return orig(self)
-
-        return close
-
-    def make_async_response_close(orig: Any) -> Any:
-        async def close(self: Any) -> Any:
-            if "_tokentrail_call" in self.__dict__:
-                await afinish_pending(self, parse=False)
-            return await orig(self)
-
-        return close
-
-    if sdk.api_response is not None:
-        patches.wrap(sdk.api_response, "read", make_read)
-        patches.wrap(sdk.api_response, "close", make_response_close)
-    if sdk.async_api_response is not None:
-        patches.wrap(sdk.async_api_response, "read", make_async_read)
-        patches.wrap(sdk.async_api_response, "close", make_async_response_close)

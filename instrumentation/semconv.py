@@ -69,9 +69,9 @@ SOURCE_API = "api"
 SOURCE_TIKTOKEN = "tiktoken"
 SOURCE_NONE = "none"
 
-# response-cache contract (see tokentrail.cache)
-CACHE_HEADER = "x-tokentrail-cache"
-CACHE_ORIGINAL_MS_HEADER = "x-tokentrail-cache-original-ms"
+# response-cache contract (see tokentrail.cache): a replayed httpx response carries this key in its
+# `extensions`, valued with the original call's duration in ms (users see x-tokentrail-cache headers)
+CACHE_EXTENSION = "tokentrail.cache_original_ms"
 
 # metrics
 METRIC_TOKEN_USAGE = "gen_ai.client.token.usage"

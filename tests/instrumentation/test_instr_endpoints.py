@@ -254,8 +254,11 @@ def test_with_raw_response_stream_sync(traced, client, simulator):
 def test_with_streaming_response_parse_sync(traced, client, simulator):
     with client.chat.completions.with_streaming_response.create(model=MODEL, messages=MESSAGES) as response:
         assert traced.spans() == []  # body not read yet
+        assert set(vars(response)) >= {"read", "close"}  # shadowed on this response only
         r = response.parse()
+        assert not {"read", "close"} & set(vars(response))  # taken back once the span ended
     assert traced.attrs() == chat_completion_attrs(simulator, r)
+    assert not hasattr(type(response).read, "__tokentrail_wrapped__")  # the class itself is never patched
 
 
 async def test_with_streaming_response_parse_async(traced, aclient, simulator):

@@ -9,7 +9,7 @@ from typing import Any
 import openai
 import pytest
 from instr_helpers import API_KEY
-from openai import _base_client, _response, _streaming
+from openai import _base_client, _streaming
 from openai.lib.streaming.chat import _completions as chat_streams
 from openai.lib.streaming.responses import _responses as response_streams
 from opentelemetry.sdk.trace import TracerProvider
@@ -36,8 +36,6 @@ PATCHED = [
     (_streaming.Stream, "close"), (_streaming.AsyncStream, "close"),
     (chat_streams.ChatCompletionStream, "close"), (chat_streams.AsyncChatCompletionStream, "close"),
     (response_streams.ResponseStream, "close"), (response_streams.AsyncResponseStream, "close"),
-    (_response.APIResponse, "read"), (_response.APIResponse, "close"),
-    (_response.AsyncAPIResponse, "read"), (_response.AsyncAPIResponse, "close"),
 ]
 
 
