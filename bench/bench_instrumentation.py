@@ -21,10 +21,14 @@ pooled medians is printed too. The span's cost is estimated the same way within 
 call is timed on the wall clock and on the thread's CPU clock (which leaves out time the thread
 was not running, i.e. other processes' load); the verdict uses the wall clock.
 
+Each case runs in `--draws` child processes (default 5), each with its memory layout shifted by
+a seeded amount (see _CHILD_BOOT): within one process the ratio is one draw of CPython's
+type-cache lottery, so the figures reported are medians over processes, with each one's ratio.
+
 `--instructions` adds a load-independent check: the instructions executed per call (valgrind's
 callgrind, one child process per variant and memory layout), the same ratio in instructions.
 
-    python bench/bench_instrumentation.py [--quick] [--instructions]
+    python bench/bench_instrumentation.py [--quick] [--draws N] [--instructions]
 """
 
 from __future__ import annotations
@@ -231,6 +235,46 @@ def measure(op: Callable[[openai.OpenAI], None], calls: int, meter_provider: Any
     return out
 
 
+CASES: dict[str, tuple[Callable[[openai.OpenAI], None], bool]] = {
+    "chat": (op_chat, False), "stream20": (op_stream, False), "chat_with_metrics": (op_chat, True),
+}
+
+
+def _measure_child(case: str, calls: int) -> None:
+    """In a child process (memory layout shifted by _CHILD_BOOT): one case, as JSON on stdout."""
+    from tokentrail.instrumentation import tokencount
+
+    tokencount.preload().join()
+    op, with_metrics = CASES[case]
+    meter_provider = MeterProvider([InMemoryMetricReader()]) if with_metrics else None
+    print(json.dumps(measure(op, calls, meter_provider=meter_provider)))
+
+
+def measure_draws(case: str, calls: int, draws: int) -> dict[str, Any]:
+    """`measure` of one case in `draws` child processes, each in its own memory layout.
+
+    Which attribute lookups collide in CPython's type cache is set by the layout, and it moves the
+    bare span and the instrumented call by different amounts: within one process the ratio is one
+    draw of that lottery (1.5 to 1.8 spans for chat on this machine). Reported: the medians over
+    draws of each figure, and every draw's ratio.
+    """
+    runs = []
+    for draw in range(draws):
+        env = {**os.environ, "BENCH_DRAW": str(draw), "PYTHONHASHSEED": str(draw)}
+        cmd = [sys.executable, "-c", _CHILD_BOOT, __file__, "--measure-child", case, str(calls)]
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        if proc.returncode != 0:
+            raise RuntimeError(f"measuring {case} failed: {proc.stderr[-2000:]}")
+        runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    med = statistics.median
+    out: dict[str, Any] = {"draws": draws, "calls_per_draw": calls,
+                           "spans_dropped": sum(r["spans_dropped"] for r in runs)}
+    for clock in ("wall", "cpu"):
+        out[clock] = {key: round(med(r[clock][key] for r in runs), 2) for key in runs[0][clock]}
+        out[clock]["per_draw_spans"] = [r[clock]["added_spans"] for r in runs]
+    return out
+
+
 def _diffs(over: list[float], under: list[float]) -> list[float]:
     return [a - b for a, b in zip(over, under, strict=True)]
 
@@ -364,13 +408,20 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="fewer iterations (smoke run)")
     parser.add_argument("--instructions", action="store_true",
                         help="also count instructions per call under valgrind (slow; needs valgrind)")
+    parser.add_argument("--draws", type=int, default=5,
+                        help="child processes per case, each in its own memory layout (default 5)")
     parser.add_argument("--count-child", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--measure-child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.count_child:
         variant, case, n = args.count_child
         _count_child(variant, case, int(n))
         return 0
-    calls, mem_calls = (300, 10_000) if args.quick else (3000, 100_000)
+    if args.measure_child:
+        _measure_child(args.measure_child[0], int(args.measure_child[1]))
+        return 0
+    calls, mem_calls = (300, 10_000) if args.quick else (1000, 100_000)
+    draws = 1 if args.quick else args.draws
 
     # Load the tiktoken vocabularies (instrument() starts that in a background thread) before
     # timing anything, so that work doesn't land in the first instrumented calls.
@@ -382,35 +433,37 @@ def main() -> int:
                                "reference_span20_us": REFERENCE_SPAN_US,
                                "target_spans": {c: round(t / REFERENCE_SPAN_US, 2) for c, t in TARGETS_US.items()},
                                "load_before": os.getloadavg()[0]}
-    results["chat"] = measure(op_chat, calls)
-    results["stream20"] = measure(op_stream, calls // 3)
-    results["chat_with_metrics"] = measure(op_chat, calls // 2, meter_provider=MeterProvider([InMemoryMetricReader()]))
+    rounds = {"chat": calls, "stream20": calls // 3, "chat_with_metrics": calls // 2}
+    for case in CASES:
+        results[case] = measure_draws(case, rounds[case], draws)
     results["load_after"] = os.getloadavg()[0]
     results["memory"] = memory(mem_calls)
     if args.instructions:
         results["instructions"] = instructions(quick=args.quick)
 
     print(f"openai {results['openai']}, python {results['python']}; microseconds per call; load average "
-          f"{results['load_before']:.1f} -> {results['load_after']:.1f} on {os.cpu_count()} CPUs")
+          f"{results['load_before']:.1f} -> {results['load_after']:.1f} on {os.cpu_count()} CPUs; medians over "
+          f"{draws} processes (memory layouts), rounds per process: {rounds}")
     print("added = median over rounds of (instrumented call - uninstrumented call next to it); pooled = difference"
           " of the medians; span20 = the same as added for one bare OTel span with 20 attributes; spans ="
           f" added / span20; at ref = spans x {REFERENCE_SPAN_US:g} us (the issue's reference machine)")
     print(f"{'case':<18}{'clock':>6}{'baseline':>10}{'instr.':>10}{'added':>8}{'pooled':>8}{'span20':>8}"
           f"{'spans':>7}{'target':>8}{'at ref':>8}")
-    for case in ("chat", "stream20", "chat_with_metrics"):
+    for case in CASES:
         for clock in ("wall", "cpu"):
             r = results[case][clock]
             target = results["target_spans"].get(case)
             print(f"{case:<18}{clock:>6}{r['baseline_us']:>10}{r['instrumented_us']:>10}{r['added_us']:>8}"
                   f"{r['added_pooled_us']:>8}{r['span20_us']:>8}{r['added_spans']:>7}"
-                  f"{(f'<={target}' if target else '-'):>8}{r['added_us_at_reference']:>8}")
+                  f"{(f'<={target}' if target else '-'):>8}{r['added_us_at_reference']:>8}"
+                  f"  per process: {' '.join(f'{x:.2f}' for x in r['per_draw_spans'])}")
     if "instructions" in results:
         ins = results["instructions"]
         for case in ("chat", "stream20"):
             r = ins[case]
             print(f"{case:<18}{'instr':>6}  added {r['added']:,} instructions per call; span20 {ins['span20']:,};"
                   f" spans {r['added_spans']} (target <= {results['target_spans'][case]})")
-    dropped = {case: results[case]["spans_dropped"] for case in ("chat", "stream20", "chat_with_metrics")}
+    dropped = {case: results[case]["spans_dropped"] for case in CASES}
     print("spans dropped by a full export queue while measuring:", dropped)
     mem = results["memory"]
     print(f"memory: {mem['calls']} calls, RSS growth after warm-up {mem['growth_after_warmup_kib']} KiB "
