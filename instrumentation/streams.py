@@ -61,23 +61,22 @@ class Watch:
             else:
                 buffer.append(item)
                 if len(buffer) >= _BATCH:
-                    self.fold()
+                    self.fold(last=False)
         except Exception:
             self.broken()
 
-    def fold(self) -> None:
+    def fold(self, last: bool) -> None:
         buffer = self.buffer
         if buffer:
-            on_chunk = self.call.on_chunk
-            for item in buffer:
-                on_chunk(item)
+            self.call.fold(buffer, last)
             buffer.clear()
 
     def fold_rest(self) -> None:
-        """Fold the items still buffered; a failure here must not keep the span from ending."""
+        """Fold the items still buffered, the stream's last; a failure here must not keep the span
+        from ending."""
         try:
             if self.ok:
-                self.fold()
+                self.fold(last=True)
         except Exception:
             report_internal_error("stream chunk")
 

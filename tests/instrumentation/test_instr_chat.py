@@ -7,8 +7,10 @@ import time
 from typing import Any
 
 import openai
+import pytest
 from instr_helpers import cache_write, chat_prompt_tokens, text_tokens
 from opentelemetry.trace import SpanKind, StatusCode
+from tokentrail.instrumentation import streams
 
 MODEL = "gpt-4o-mini"
 WINDOW = 128_000  # gpt-4o-mini's published context window
@@ -129,6 +131,44 @@ async def test_stream_with_usage_async(traced, aclient, simulator):
     attrs = dict(span.attributes)
     check_ttfc(span, attrs)
     assert attrs == stream_expectations(simulator, chunks, "completed")
+
+
+def streamed_finish_reasons(chunks: list[Any]) -> tuple[str, ...]:
+    """Each choice's finish reason, by choice index, as the chunks carried them."""
+    reasons = {c.index: c.finish_reason for chunk in chunks for c in chunk.choices if c.finish_reason}
+    return tuple(reasons[i] for i in sorted(reasons))
+
+
+@pytest.mark.parametrize("n", [1, 3])
+def test_stream_with_usage_and_several_choices(traced, client, simulator, n):
+    """The stream's end reads only its first chunk, the finish reasons and the usage: every choice's
+    finish reason must still be found."""
+    stream = client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True, n=n, max_tokens=12,
+                                            stream_options={"include_usage": True})
+    chunks = list(stream)
+    attrs = traced.attrs()
+    assert len({c.index for chunk in chunks for c in chunk.choices}) == n
+    assert attrs["gen_ai.response.finish_reasons"] == streamed_finish_reasons(chunks)
+    assert len(attrs["gen_ai.response.finish_reasons"]) == n
+    assert attrs["gen_ai.response.id"] == chunks[0].id
+    assert attrs["gen_ai.usage.output_tokens"] == chunks[-1].usage.completion_tokens
+    assert attrs["tokentrail.usage.source"] == "api"
+
+
+def test_long_stream_folded_in_batches(traced, client, simulator, monkeypatch):
+    """More chunks than one fold batch: the first batches are folded whole, the last one lazily."""
+    monkeypatch.setattr(streams, "_BATCH", 4)
+    stream = client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True, n=2, max_tokens=40,
+                                            stream_options={"include_usage": True})
+    chunks = list(stream)
+    assert len(chunks) > 3 * streams._BATCH  # precondition: several batches
+    span = traced.one()
+    attrs = dict(span.attributes)
+    check_ttfc(span, attrs)
+    assert attrs["gen_ai.response.id"] == chunks[0].id
+    assert attrs["gen_ai.response.model"] == chunks[0].model
+    assert attrs["gen_ai.response.finish_reasons"] == streamed_finish_reasons(chunks)
+    assert attrs["gen_ai.usage.output_tokens"] == chunks[-1].usage.completion_tokens
 
 
 def tiktoken_expectations(sim: Any, chunks: list[Any], how: str) -> dict[str, Any]:

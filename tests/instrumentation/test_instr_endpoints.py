@@ -227,6 +227,20 @@ def test_completions_streamed_without_usage(traced, client, simulator):
     assert attrs["tokentrail.usage.source"] == "tiktoken"
 
 
+def test_completions_streamed_with_usage(traced, client, simulator):
+    model = "gpt-3.5-turbo-instruct"
+    chunks = list(client.completions.create(model=model, prompt="Once upon a time", max_tokens=20, n=2, stream=True,
+                                            stream_options={"include_usage": True}))
+    attrs = without_ttfc(traced.attrs())
+    reasons = {c.index: c.finish_reason for chunk in chunks for c in chunk.choices if c.finish_reason}
+    assert sorted(reasons) == [0, 1]
+    assert attrs["gen_ai.response.finish_reasons"] == (reasons[0], reasons[1])
+    assert attrs["gen_ai.response.id"] == chunks[0].id
+    assert attrs["gen_ai.usage.input_tokens"] == chunks[-1].usage.prompt_tokens
+    assert attrs["gen_ai.usage.output_tokens"] == chunks[-1].usage.completion_tokens
+    assert attrs["tokentrail.usage.source"] == "api"
+
+
 # ---- with_raw_response / with_streaming_response ---------------------------------------------------
 
 def test_with_raw_response_sync(traced, client, simulator):

@@ -118,3 +118,17 @@ def test_content_from_env_for_streams(capture_exporter, client, monkeypatch):
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert json.loads(attrs["gen_ai.output.messages"])[0]["parts"] == [{"type": "text", "content": text}]
     assert "4111-1111" in attrs["gen_ai.input.messages"]  # no redact hook given
+
+
+def test_content_of_streams_with_usage(capture_exporter, client):
+    """A stream whose usage arrives is folded without reading each chunk's text, unless content
+    is captured: then every chunk's text is read."""
+    exporter, provider = capture_exporter
+    tokentrail.instrument(tracer_provider=provider, capture_content=True)
+    chunks = list(client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True, max_tokens=30,
+                                                 stream_options={"include_usage": True}))
+    attrs = dict(exporter.get_finished_spans()[0].attributes)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert len([c for c in chunks if c.choices and c.choices[0].delta.content]) > 3
+    assert json.loads(attrs["gen_ai.output.messages"])[0]["parts"] == [{"type": "text", "content": text}]
+    assert attrs["tokentrail.usage.source"] == "api"
