@@ -38,6 +38,8 @@ class Watch:
     rather than one by one: between two items the SDK's own decoding evicts our code and data
     from the CPU caches, so per-item work costs several times what the same work costs in one
     tight loop. Calls whose timing depends on the item type (Responses) fold each item at once.
+    The call folds the batches itself (`Call.fold`); told it is the last, it may read only the
+    items the span needs.
     """
 
     __slots__ = ("call", "ok", "buffer")
