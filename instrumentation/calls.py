@@ -64,7 +64,6 @@ def status_error_type(status: int) -> str:
 
 
 _MISSING = object()
-_NO_FIELDS: dict[str, Any] = {}
 
 
 def _field(model: Any, name: str) -> Any:
@@ -250,10 +249,7 @@ class Call:
         reads and writes in, reasoning out); on a response-cache hit the provider spent nothing."""
         if in_details is not None:
             cached = getattr(in_details, "cached_tokens", None)
-            # a field SDK versions in use don't all declare yet: found in __dict__ when declared
-            cache_write = getattr(in_details, "__dict__", _NO_FIELDS).get("cache_write_tokens", _MISSING)
-            if cache_write is _MISSING:
-                cache_write = _field(in_details, "cache_write_tokens")
+            cache_write = _field(in_details, "cache_write_tokens")
         else:
             cached = cache_write = None
         reasoning = getattr(out_details, "reasoning_tokens", None) if out_details is not None else None
