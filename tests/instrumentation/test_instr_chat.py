@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import logging
 import time
 from typing import Any
 
@@ -10,7 +11,7 @@ import openai
 import pytest
 from instr_helpers import cache_write, chat_prompt_tokens, text_tokens
 from opentelemetry.trace import SpanKind, StatusCode
-from tokentrail.instrumentation import streams
+from tokentrail.instrumentation import calls, streams
 
 MODEL = "gpt-4o-mini"
 WINDOW = 128_000  # gpt-4o-mini's published context window
@@ -169,6 +170,36 @@ def test_long_stream_folded_in_batches(traced, client, simulator, monkeypatch):
     assert attrs["gen_ai.response.model"] == chunks[0].model
     assert attrs["gen_ai.response.finish_reasons"] == streamed_finish_reasons(chunks)
     assert attrs["gen_ai.usage.output_tokens"] == chunks[-1].usage.completion_tokens
+
+
+@pytest.mark.parametrize("use_async", [False, True], ids=["sync", "async"])
+async def test_fold_failing_mid_stream_keeps_forwarding(traced, client, aclient, monkeypatch, caplog, use_async):
+    """Our fold raising on a batch mid-stream: logged once, the caller still gets every chunk, the
+    watch stops buffering and folding, and the span still ends when the stream does."""
+    monkeypatch.setattr(streams, "_BATCH", 4)
+    folds: list[bool] = []
+
+    def fold(self: Any, items: list[Any], last: bool) -> None:
+        folds.append(last)
+        raise RuntimeError("fold bug")
+
+    monkeypatch.setattr(calls.ChoicesCall, "fold", fold)
+    monkeypatch.setattr(calls, "_reported", False)
+    kwargs = {"model": MODEL, "messages": MESSAGES, "stream": True, "n": 2, "max_tokens": 40,
+              "stream_options": {"include_usage": True}}
+    with caplog.at_level(logging.WARNING, logger="tokentrail.instrumentation"):
+        if use_async:
+            chunks = [c async for c in await aclient.chat.completions.create(**kwargs)]
+        else:
+            chunks = list(client.chat.completions.create(**kwargs))
+    assert len(chunks) > 3 * streams._BATCH  # precondition: the failure comes early in the stream
+    assert chunks[-1].usage is not None  # the caller got the stream to its very end
+    assert len({c.id for c in chunks}) == 1
+    assert folds == [False]  # nothing folded after the failure, not even the rest at the end
+    assert sum(rec.name == "tokentrail.instrumentation" for rec in caplog.records) == 1
+    span = traced.one()
+    assert span.end_time is not None
+    assert dict(span.attributes)["tokentrail.stream.end"] == "completed"
 
 
 def tiktoken_expectations(sim: Any, chunks: list[Any], how: str) -> dict[str, Any]:
