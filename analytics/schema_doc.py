@@ -121,7 +121,9 @@ def render() -> str:
         "",
         "`llm_calls_raw` holds the stored columns above; `spans` holds every span (typed OTel columns plus",
         "JSON `attributes`, `resource` and `events`, e.g. the `tokentrail.retry` events); `schema_version`",
-        "records migrations. Prefer `llm_calls`: the raw tables have no costs.",
+        "records migrations. Prefer `llm_calls`: the raw tables have no costs. Neither raw table has a",
+        "primary key (schema version 2 dropped them: their in-memory indexes grew with every span); the",
+        "writers keep `(trace_id, span_id)` unique themselves (docs/collector.md).",
         "",
     ]
     return "\n".join(lines)

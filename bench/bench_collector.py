@@ -27,8 +27,8 @@ Reported, in one run (on a shared machine, compare the ratios, not the absolute 
   keys, 512 and 16,384 rows per INSERT;
 - two ceilings that hold whatever the decoder: one DuckDB writer committing serially (1 s over
   Store.write's CPU per span), and the two cores shared by decoding, writing and the clients;
-- dedupe strategies: INSERT OR IGNORE vs anti-join vs plain keyed insert (what Store.write tries
-  first, falling back to INSERT OR IGNORE only on a duplicate) on the same data;
+- the same writes into schema v1's keyed tables (primary keys, plain inserts: the collector's
+  write path before schema v2), beside Store.write's keyless ts-bounded anti-join;
 - overload: more clients than the collector can absorb with a small queue: 503s seen, every
   acknowledged span stored, and the collector's peak RSS (VmHWM).
 """
@@ -40,6 +40,7 @@ import json
 import multiprocessing as mp
 import os
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
@@ -74,10 +75,11 @@ ATTRS = {
 }
 
 
-def build_template(batch: int, seed: int = 1) -> tuple[bytes, list[tuple[int, int, int]]]:
-    """A serialized export of `batch` GenAI spans (via the SDK encoder) and the byte offsets of
-    each span's trace id (16 bytes), span id (8 bytes) and response id (16 hex digits), which are
-    rewritten per send so every span and every response id is new."""
+def build_template(batch: int, seed: int = 1) -> tuple[bytes, list[tuple[int, ...]]]:
+    """A serialized export of `batch` GenAI spans (via the SDK encoder) and, per span, the byte
+    offsets of its trace id (16 bytes), span id (8 bytes), response id (16 hex digits), start and
+    end time (fixed64), then the two times: rewritten per send, so that every span and response id
+    is new and the spans start when they are sent, as a live client's do."""
     import random
 
     from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
@@ -109,33 +111,41 @@ def build_template(batch: int, seed: int = 1) -> tuple[bytes, list[tuple[int, in
         t_at = data.index(tid)
         s_at = data.index(sid, t_at)
         r_at = data.index(s.attributes["gen_ai.response.id"].encode(), s_at) + len("chatcmpl-")
-        offsets.append((t_at, s_at, r_at))
+        start_at = data.index(b"\x39" + struct.pack("<Q", s.start_time), s_at) + 1
+        end_at = data.index(b"\x41" + struct.pack("<Q", s.end_time), start_at) + 1
+        offsets.append((t_at, s_at, r_at, start_at, end_at, s.start_time, s.end_time))
     return data, offsets
 
 
 _HEX = b"0123456789abcdef"
 
 
-def id_positions(offsets: list[tuple[int, int, int]]) -> tuple[Any, Any]:
-    """Byte positions of every id byte (16 trace + 8 span per span) and of every response-id hex
-    digit (16 per span), as numpy index arrays for `fresh_ids`."""
+def id_positions(offsets: list[tuple[int, ...]]) -> tuple[Any, ...]:
+    """Byte positions of every id byte (16 trace + 8 span per span), of every response-id hex
+    digit (16 per span) and of every time byte (8 start + 8 end per span), with the template's
+    times relative to its first start, as numpy arrays for `fresh_ids`."""
     import numpy as np
 
-    at = np.array(offsets, dtype=np.int64)
+    at = np.array([o[:5] for o in offsets], dtype=np.int64)
     raw = np.concatenate([at[:, :1] + np.arange(16), at[:, 1:2] + np.arange(8)], axis=1).ravel()
     digits = (at[:, 2:3] + np.arange(16)).ravel()
-    return raw, digits
+    time_bytes = (at[:, 3:5].reshape(-1, 1) + np.arange(8)).ravel()
+    times = np.array([o[5:7] for o in offsets], dtype=np.int64).ravel()
+    return raw, digits, time_bytes, times - times.min()
 
 
-def fresh_ids(template: bytes, positions: tuple[Any, Any]) -> bytes:
-    """The template with new random trace/span ids and response ids, written with numpy so that
-    the client costs ~0.1 µs per span and the machine's CPU goes to the collector."""
+def fresh_ids(template: bytes, positions: tuple[Any, ...], start_ns: int | None = None) -> bytes:
+    """The template with new random trace/span ids and response ids, and its spans moved to start
+    at `start_ns` (default: now), written with numpy so that the client costs ~0.1 µs per span and
+    the machine's CPU goes to the collector."""
     import numpy as np
 
-    raw, digits = positions
+    raw, digits, time_bytes, times = positions
     buf = np.frombuffer(template, dtype=np.uint8).copy()
     buf[raw] = np.frombuffer(os.urandom(len(raw)), dtype=np.uint8)
     buf[digits] = np.frombuffer(_HEX, dtype=np.uint8)[np.frombuffer(os.urandom(len(digits)), dtype=np.uint8) & 15]
+    moved = (times + (time.time_ns() if start_ns is None else start_ns)).astype("<u8")
+    buf[time_bytes] = moved.view(np.uint8)
     return buf.tobytes()
 
 
@@ -271,11 +281,18 @@ def baseline(tmp: Path, batch: int, batches: int = 64) -> dict:
     import duckdb
     import pyarrow as pa
     from tokentrail.collector.decode import decode_traces
-    from tokentrail.collector.store import INSERT_LLM_DEDUPE, INSERT_SPANS_DEDUPE, Store, connect
+    from tokentrail.collector.store import Store, connect
+
+    from tokentrail.schema import MIGRATIONS
+
+    schema_v1 = MIGRATIONS[0]
 
     template, offsets = build_template(batch)
     positions = id_positions(offsets)
-    bodies = [fresh_ids(template, positions) for _ in range(batches)]
+    # One batch a second, as a client sending in real time would (deduplication looks only at the
+    # stored rows whose start times overlap a batch's).
+    now = time.time_ns()
+    bodies = [fresh_ids(template, positions, now + i * 10**9) for i in range(batches)]
     decode_traces(bodies[0])  # the caches start warm, as in a running collector
     tables: list[tuple[pa.Table, pa.Table]] = []
     n = batch * batches
@@ -328,35 +345,24 @@ def baseline(tmp: Path, batch: int, batches: int = 64) -> dict:
         out[f"{label}_rows_per_s"] = round(n / wall)
         con.close()
 
-    # Dedupe strategies on a keyed table (the schema's primary keys), one transaction per batch.
-    results = {}
-    for name in ("insert_or_ignore", "anti_join_on_keyed_table", "plain_insert_keyed"):
-        s = Store(connect(tmp / f"dedupe-{name}.duckdb", **settings()))
-        c = s.con
+    # The same writes into schema v1's keyed tables (primary keys on both, plain inserts, as the
+    # collector wrote before schema v2), to compare with Store.write's keyless anti-join.
+    keyed = duckdb.connect(str(tmp / "keyed_v1.duckdb"), config=settings())
+    schema_v1(keyed)
 
-        def dedupe(c: duckdb.DuckDBPyConnection = c, name: str = name) -> None:
-            for spans, llm in tables:
-                c.register("tt_spans", spans)
-                c.register("tt_llm", llm)
-                if name == "insert_or_ignore":
-                    c.execute(INSERT_SPANS_DEDUPE).fetchall()
-                    c.execute(INSERT_LLM_DEDUPE).fetchall()
-                elif name == "anti_join_on_keyed_table":
-                    c.execute("INSERT INTO spans SELECT DISTINCT ON (trace_id, span_id) * FROM tt_spans n WHERE NOT "
-                              "EXISTS (SELECT 1 FROM spans o WHERE o.trace_id = n.trace_id AND o.span_id = n.span_id)")
-                    c.execute("INSERT INTO llm_calls_raw SELECT DISTINCT ON (trace_id, span_id) * FROM tt_llm n WHERE "
-                              "NOT EXISTS (SELECT 1 FROM llm_calls_raw o WHERE o.trace_id = n.trace_id AND "
-                              "o.span_id = n.span_id)")
-                else:
-                    c.from_arrow(spans).insert_into("spans")
-                    c.from_arrow(llm).insert_into("llm_calls_raw")
-                c.unregister("tt_spans")
-                c.unregister("tt_llm")
+    def keyed_write(c: duckdb.DuckDBPyConnection = keyed) -> None:
+        for i in range(0, len(tables), 8):
+            c.execute("BEGIN TRANSACTION")
+            for spans, llm in tables[i:i + 8]:
+                c.from_arrow(spans).insert_into("spans")
+                c.from_arrow(llm).insert_into("llm_calls_raw")
+            c.execute("COMMIT")
+        c.execute("CHECKPOINT")
 
-        wall, _ = _timed(dedupe)
-        results[name] = round(n / wall)
-        s.close()
-    out["dedupe_spans_per_s"] = results
+    wall, cpu = _timed(keyed_write)
+    out["keyed_v1_8_per_tx_spans_per_s"] = round(n / wall)
+    out["keyed_v1_8_per_tx_cpu_us_per_span"] = round(cpu / n * 1e6, 1)
+    keyed.close()
     return out
 
 
@@ -424,7 +430,8 @@ def main() -> None:
         ("  same, spans rows only, no llm_calls_raw rows (µs)", base["store_write_8_per_tx_spans_only_cpu_us_per_span"]),
         ("DuckDB Arrow insert, no keys, 512 rows per INSERT (rows/s)", base["duckdb_arrow_insert_no_keys_512_rows_per_s"]),
         ("DuckDB Arrow insert, no keys, 16,384 rows per INSERT (rows/s)", base["duckdb_arrow_insert_no_keys_16k_rows_per_s"]),
-        *((f"dedupe: {k} (spans/s)", v) for k, v in base["dedupe_spans_per_s"].items()),
+        ("schema v1's keyed tables, plain inserts, 8 x 512 per tx (spans/s)", base["keyed_v1_8_per_tx_spans_per_s"]),
+        ("  CPU per span (µs)", base["keyed_v1_8_per_tx_cpu_us_per_span"]),
         ("ratio: end to end / Store.write 8 x 512", figures["ratio_collector_vs_store_write_8_per_tx"]),
         ("ratio: end to end / Arrow insert 16k", figures["ratio_collector_vs_arrow_insert_16k"]),
         (f"  the issue's {TARGET_SPANS_PER_S:,} / {REFERENCE_ARROW_ROWS_PER_S:,} rows/s (table shape unstated)",

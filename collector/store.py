@@ -3,40 +3,79 @@
 Both the collector server and the embedded exporter write through `Store.write`, so a span lands
 in the same rows either way.
 
-Deduplication rests on the (trace_id, span_id) primary keys. A plain INSERT is tried first: the
-keys are still checked, and duplicates are rare (only a client retrying after a lost ack), so this
-is the common path. If any key already exists (or repeats inside the batch) DuckDB raises a
-constraint error, the transaction is rolled back and redone with `INSERT OR IGNORE`, which skips
-exactly the duplicates. bench/bench_collector.py measured the plain keyed INSERT at about twice the
-rate of `INSERT OR IGNORE` and faster than an explicit anti-join, so the fallback costs only when
-it is needed and dedupe stays exact within a batch, across batches and across restarts.
+Deduplication on (trace_id, span_id) is an anti-join against the rows already stored, bounded by
+the batch's start times (in windows, cut at the widest gaps over a minute): a retried export
+resends the same spans, start times included, so a duplicate can only sit in row groups whose `ts`
+range overlaps the window, and DuckDB skips the others by their min/max statistics (spans arrive
+roughly in time order, so that is the last row group or two). The tables carry no primary key:
+DuckDB holds a key's ART index in memory and it grows with every span (~200 bytes per span for the
+two tables), which made a collector with a 2 GB memory limit fail for good at ~9.5M spans, and
+made each insert slower as the file grew (see schema v2 and docs/collector.md). A batch that
+repeats a span inside itself (a retry that arrived while the first attempt was still queued) keeps
+one row of it. Spans without a start time are matched among the stored spans without one.
 
-The plain INSERT goes through DuckDB's relation API (`from_arrow(table).insert_into(name)`)
-when the table's columns are exactly the batch's, in order (checked once per connection): it
-skips registering a view and parsing/binding an INSERT … SELECT with every column named, which
-measured ~2.5 ms of CPU per transaction here — a per-transaction cost that group commit then
-spreads over every span of the group.
+Both tables get the same filter, so a GenAI span's `llm_calls_raw` row is stored exactly when its
+`spans` row is.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from tokentrail.collector.decode import SPAN_COLUMNS
 
 from tokentrail.columns import STORED_COLUMNS
 from tokentrail.schema import ensure_schema
 
-_SPAN_LIST = ", ".join(SPAN_COLUMNS)
-_LLM_LIST = ", ".join(c.name for c in STORED_COLUMNS)
-INSERT_SPANS = f"INSERT INTO spans ({_SPAN_LIST}) SELECT {_SPAN_LIST} FROM tt_spans"
-INSERT_LLM = f"INSERT INTO llm_calls_raw ({_LLM_LIST}) SELECT {_LLM_LIST} FROM tt_llm"
-INSERT_SPANS_DEDUPE = INSERT_SPANS.replace("INSERT INTO", "INSERT OR IGNORE INTO", 1)
-INSERT_LLM_DEDUPE = INSERT_LLM.replace("INSERT INTO", "INSERT OR IGNORE INTO", 1)
+
+def _insert_new(table: str, columns: Sequence[str], source: str, *, null_ts: bool, repeats: bool) -> str:
+    """INSERT of the rows of `source` in one start-time window ($lo..$hi, or no start time) whose
+    (trace_id, span_id) `table` does not hold yet."""
+    cols = ", ".join(columns)
+    if null_ts:
+        mine, theirs = "n.ts IS NULL", "o.ts IS NULL"
+    else:
+        mine, theirs = "n.ts BETWEEN $lo AND $hi", "o.ts BETWEEN $lo AND $hi AND o.ts = n.ts"
+    distinct = "DISTINCT ON (n.trace_id, n.span_id) " if repeats else ""
+    return (f"INSERT INTO {table} ({cols}) SELECT {distinct}{cols} FROM {source} n WHERE {mine} AND NOT EXISTS ("
+            f"SELECT 1 FROM {table} o WHERE {theirs} AND o.trace_id = n.trace_id AND o.span_id = n.span_id)")
+
+
+_INSERTS = {
+    (null_ts, repeats): (
+        _insert_new("spans", SPAN_COLUMNS, "tt_spans", null_ts=null_ts, repeats=repeats),
+        _insert_new("llm_calls_raw", [c.name for c in STORED_COLUMNS], "tt_llm", null_ts=null_ts, repeats=repeats),
+    )
+    for null_ts in (False, True) for repeats in (False, True)
+}
+_GAP_US = 60 * 1_000_000  # start times further apart than this may go to separate windows
+_MAX_WINDOWS = 8
+_EPOCH = datetime(1970, 1, 1)
+
+
+def _windows(ts: pa.ChunkedArray) -> list[tuple[datetime, datetime]]:
+    """The batch's start times as a few tight [lo, hi] windows, cut at the widest gaps over a
+    minute (at most _MAX_WINDOWS - 1 cuts): a long span that started an hour ago, or a stray
+    clock, then costs a look at the row groups of its own moment, not at every row group between
+    it and now."""
+    values = np.sort(pc.unique(pc.drop_null(ts)).cast(pa.int64()).to_numpy())
+    if not len(values):
+        return []
+    gaps = np.diff(values)
+    cuts = np.flatnonzero(gaps > _GAP_US)
+    if len(cuts) >= _MAX_WINDOWS:
+        cuts = np.sort(cuts[np.argsort(gaps[cuts])[-(_MAX_WINDOWS - 1):]])
+    starts = np.concatenate(([0], cuts + 1))
+    ends = np.concatenate((cuts, [len(values) - 1]))
+    return [(_EPOCH + timedelta(microseconds=int(values[i])), _EPOCH + timedelta(microseconds=int(values[j])))
+            for i, j in zip(starts, ends, strict=True)]
 
 
 def connect(path: str | Path, *, memory_limit: str | None = None,
@@ -65,23 +104,11 @@ def connect(path: str | Path, *, memory_limit: str | None = None,
     return con
 
 
-def _columns(con: duckdb.DuckDBPyConnection, table: str) -> tuple[str, ...]:
-    rows = con.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position", [table]
-    ).fetchall()
-    return tuple(r[0] for r in rows)
-
-
 class Store:
     """Writes batches on one connection; each `write` call is one transaction."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self.con = con
-        self.fast_writes = 0  # transactions that needed no dedupe
-        self.dedupe_writes = 0  # transactions redone with INSERT OR IGNORE
-        # Positional inserts are only safe while the tables hold exactly our columns, in order.
-        self.positional = (_columns(con, "spans") == SPAN_COLUMNS
-                           and _columns(con, "llm_calls_raw") == tuple(c.name for c in STORED_COLUMNS))
 
     def write(self, batches: Sequence[tuple[pa.Table, pa.Table]]) -> tuple[int, int]:
         """Insert (spans, llm calls) table pairs in one transaction and commit; return how many
@@ -98,55 +125,32 @@ class Store:
         else:
             spans_tab = pa.concat_tables([b[0] for b in batches])
             llm_tab = pa.concat_tables([b[1] for b in batches])
-        if self.positional:
-            try:
-                self._append(spans_tab, llm_tab)
-                self.fast_writes += 1
-                return spans_tab.num_rows, llm_tab.num_rows
-            except duckdb.ConstraintException:
-                pass
+        ts = spans_tab.column("ts")
+        keys = pc.binary_join_element_wise(spans_tab.column("trace_id"), spans_tab.column("span_id"), "")
+        repeats = pc.count_distinct(keys).as_py() < len(keys)
+        steps: list[tuple[bool, dict[str, Any] | None]] = [(False, {"lo": lo, "hi": hi}) for lo, hi in _windows(ts)]
+        if ts.null_count:
+            steps.append((True, None))
+        spans = llm = 0
         con = self.con
         con.register("tt_spans", spans_tab)
         con.register("tt_llm", llm_tab)
         try:
-            if not self.positional:
-                try:
-                    spans, llm = self._transaction(INSERT_SPANS, INSERT_LLM, llm_tab.num_rows > 0)
-                    self.fast_writes += 1
-                    return int(spans), int(llm)
-                except duckdb.ConstraintException:
-                    pass
-            spans, llm = self._transaction(INSERT_SPANS_DEDUPE, INSERT_LLM_DEDUPE, llm_tab.num_rows > 0)
-            self.dedupe_writes += 1
+            con.execute("BEGIN TRANSACTION")
+            try:
+                for null_ts, params in steps:
+                    spans_sql, llm_sql = _INSERTS[null_ts, repeats]
+                    spans += con.execute(spans_sql, params).fetchall()[0][0]
+                    if llm_tab.num_rows:
+                        llm += con.execute(llm_sql, params).fetchall()[0][0]
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
         finally:
             con.unregister("tt_spans")
             con.unregister("tt_llm")
         return int(spans), int(llm)
-
-    def _append(self, spans_tab: pa.Table, llm_tab: pa.Table) -> None:
-        """Plain keyed inserts of every row, one transaction; ConstraintException on a duplicate."""
-        con = self.con
-        con.execute("BEGIN TRANSACTION")
-        try:
-            con.from_arrow(spans_tab).insert_into("spans")
-            if llm_tab.num_rows:
-                con.from_arrow(llm_tab).insert_into("llm_calls_raw")
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-
-    def _transaction(self, spans_sql: str, llm_sql: str, has_llm: bool) -> tuple[int, int]:
-        con = self.con
-        con.execute("BEGIN TRANSACTION")
-        try:
-            spans = con.execute(spans_sql).fetchall()[0][0]
-            llm = con.execute(llm_sql).fetchall()[0][0] if has_llm else 0
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        return spans, llm
 
     def checkpoint(self) -> None:
         self.con.execute("CHECKPOINT")

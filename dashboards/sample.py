@@ -150,7 +150,7 @@ def _calls_sql() -> str:
 
 
 _CALL_SPANS_SQL = """
-INSERT OR IGNORE INTO spans
+INSERT INTO spans
 SELECT c.trace_id, c.span_id, c.parent_span_id,
        c.operation || ' ' || c.model, 'CLIENT', c.ts,
        c.ts + to_microseconds(CAST(c.duration_ms * 1000 AS BIGINT)), c.duration_ms,
@@ -176,10 +176,11 @@ SELECT c.trace_id, c.span_id, c.parent_span_id,
                    'tokentrail.retry.backoff_ms': c.retry_wait_ms / c.retry_count}})) END,
        NULL
 FROM llm_calls_raw c
+WHERE NOT EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = c.trace_id AND s.span_id = c.span_id)
 """
 
 _ROOT_SPANS_SQL = """
-INSERT OR IGNORE INTO spans
+INSERT INTO spans
 SELECT trace_id, parent_span_id, NULL, 'POST /' || any_value(coalesce(feature, 'chat')), 'SERVER',
        min(ts) - INTERVAL 5 MILLISECOND,
        max(ts + to_microseconds(CAST(duration_ms * 1000 AS BIGINT))) + INTERVAL 3 MILLISECOND,
@@ -187,7 +188,9 @@ SELECT trace_id, parent_span_id, NULL, 'POST /' || any_value(coalesce(feature, '
        'UNSET', NULL, any_value(service), 'app', NULL,
        json_object('http.route', '/' || any_value(coalesce(feature, 'chat'))),
        json_object('service.name', any_value(service)), NULL, NULL
-FROM llm_calls_raw GROUP BY trace_id, parent_span_id
+FROM llm_calls_raw c
+WHERE NOT EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = c.trace_id AND s.span_id = c.parent_span_id)
+GROUP BY trace_id, parent_span_id
 """
 
 
@@ -214,7 +217,7 @@ def generate(
         span_us = int(timedelta(days=days).total_seconds() * 1_000_000)
         sql = _calls_sql().replace("range($n)", f"range({start_id}, {start_id + calls})")
         con.execute(
-            "INSERT OR IGNORE INTO llm_calls_raw BY NAME " + sql.replace("$end", "CAST($end AS TIMESTAMP)"),
+            "INSERT INTO llm_calls_raw BY NAME " + sql.replace("$end", "CAST($end AS TIMESTAMP)"),
             {"end": end, "span_us": span_us},
         )
         if spans:

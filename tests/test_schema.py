@@ -43,6 +43,13 @@ def test_file_from_an_older_release_upgrades_in_place(tmp_path: Path, released: 
         assert schema.current_version(con) == schema.SCHEMA_VERSION
         assert con.execute("SELECT name FROM spans").fetchall() == [("chat gpt-4o",)]
         assert schema.ensure_schema(con) == schema.SCHEMA_VERSION  # idempotent
+        # v2: no primary keys (their indexes live in memory), the ids still required
+        constraints = con.execute(
+            "SELECT table_name, constraint_type, constraint_column_names FROM duckdb_constraints() "
+            "WHERE table_name IN ('spans', 'llm_calls_raw') ORDER BY ALL"
+        ).fetchall()
+        assert constraints == [(t, "NOT NULL", [c]) for t in ("llm_calls_raw", "spans") for c in ("span_id", "trace_id")]
+        assert _columns(con, "llm_calls_raw") == [c.name for c in STORED_COLUMNS]
 
 
 def test_file_from_a_newer_release_is_refused(tmp_path: Path) -> None:

@@ -50,8 +50,24 @@ def _v1(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(llm_calls_raw_ddl())
 
 
+def _v2(con: duckdb.DuckDBPyConnection) -> None:
+    """Rebuild `spans` and `llm_calls_raw` without their (trace_id, span_id) primary keys.
+
+    DuckDB keeps a key's ART index in memory, and it grows with every span stored: ~200 bytes per
+    span for the two, so at ~9.5M spans a collector with its default 2 GB memory limit hit a fatal
+    out-of-memory error in a checkpoint and could not write to the file again. Deduplication is a
+    ts-bounded anti-join in `Store.write` instead (collector/store.py). The copies take the tables'
+    own columns (not today's DDL), so this migration means the same whatever later ones add."""
+    for table in ("spans", "llm_calls_raw"):
+        con.execute(f"CREATE TABLE {table}_v2 AS SELECT * FROM {table}")
+        con.execute(f"DROP TABLE {table}")
+        con.execute(f"ALTER TABLE {table}_v2 RENAME TO {table}")
+        for column in ("trace_id", "span_id"):
+            con.execute(f"ALTER TABLE {table} ALTER COLUMN {column} SET NOT NULL")
+
+
 # Append new migrations here; never edit a released one. Version N is MIGRATIONS[N - 1].
-MIGRATIONS: Sequence[Migration] = (_v1,)
+MIGRATIONS: Sequence[Migration] = (_v1, _v2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
