@@ -352,10 +352,10 @@ def baseline(tmp: Path, batch: int, batches: int = 64) -> dict:
 
     def keyed_write(c: duckdb.DuckDBPyConnection = keyed) -> None:
         for i in range(0, len(tables), 8):
+            group = tables[i:i + 8]
             c.execute("BEGIN TRANSACTION")
-            for spans, llm in tables[i:i + 8]:
-                c.from_arrow(spans).insert_into("spans")
-                c.from_arrow(llm).insert_into("llm_calls_raw")
+            c.from_arrow(pa.concat_tables([t[0] for t in group])).insert_into("spans")
+            c.from_arrow(pa.concat_tables([t[1] for t in group])).insert_into("llm_calls_raw")
             c.execute("COMMIT")
         c.execute("CHECKPOINT")
 
