@@ -1,6 +1,7 @@
 """Collector throughput: real OTLP/HTTP protobuf clients → `tokentrail collector` subprocess → DuckDB.
 
     python bench/bench_collector.py [--seconds 20] [--clients 8] [--batch 512]
+    python bench/bench_collector.py --growth 10 [--keyed]
 
 Each client process runs the OTel Python exporter's own HTTP client (retries, Retry-After) and
 sends GenAI-shaped batches of `--batch` spans. To keep the 2-core box measuring the collector and
@@ -31,6 +32,9 @@ Reported, in one run (on a shared machine, compare the ratios, not the absolute 
   write path before schema v2), beside Store.write's keyless ts-bounded anti-join;
 - overload: more clients than the collector can absorb with a small queue: 503s seen, every
   acknowledged span stored, and the collector's peak RSS (VmHWM).
+
+`--growth N` measures only Store.write as the file grows to N million spans (CPU per span and
+memory every ~0.5M spans); `--keyed` does the same with schema v1's primary keys.
 """
 
 from __future__ import annotations
@@ -366,6 +370,69 @@ def baseline(tmp: Path, batch: int, batches: int = 64) -> dict:
     return out
 
 
+def growth(tmp: Path, millions: float, keyed: bool) -> None:
+    """Store.write as the file grows: groups of 16 x 512 spans that start as time moves on (10k
+    spans/s, each up to 2 s late), with the collector's DuckDB settings; every 60 groups, the CPU
+    per span, the process's RSS and DuckDB's memory by tag. `keyed` writes schema v1's tables
+    (primary keys, plain inserts) instead: their ART indexes live in memory and grow with every
+    span, which is why schema v2 dropped them."""
+    import duckdb
+    import numpy as np
+    import pyarrow as pa
+    from tokentrail.collector.decode import decode_traces
+    from tokentrail.collector.store import Store, connect
+
+    from tokentrail.schema import MIGRATIONS
+
+    settings = {"memory_limit": "2GB", "checkpoint_threshold": "256MB", "threads": 1}  # the collector's
+    template, offsets = build_template(512)
+    one_spans, one_llm = decode_traces(template).tables()
+    group = 16 * 512
+    spans = pa.concat_tables([one_spans] * 16)
+    llm = pa.concat_tables([one_llm] * 16)
+    llm_ids = [llm.schema.get_field_index(c) for c in ("trace_id", "span_id", "ts")]
+    if keyed:
+        con = duckdb.connect(str(tmp / "growth-keyed.duckdb"), config=settings)
+        MIGRATIONS[0](con)
+    else:
+        store = Store(connect(tmp / "growth.duckdb", **settings))
+        con = store.con
+    rng = np.random.default_rng(1)
+    now_us = time.time_ns() // 1000
+    cpu = time.process_time()
+    for step in range(int(millions * 1e6 / group)):
+        hex_t, hex_s = os.urandom(16 * group).hex(), os.urandom(8 * group).hex()
+        tid = pa.array([hex_t[i * 32:(i + 1) * 32] for i in range(group)])
+        sid = pa.array([hex_s[i * 16:(i + 1) * 16] for i in range(group)])
+        ts = pa.array(now_us + step * group * 100 + np.arange(group) * 100 - rng.integers(0, 2_000_000, group),
+                      pa.int64()).cast(pa.timestamp("us"))
+        s = spans.set_column(0, "trace_id", tid).set_column(1, "span_id", sid).set_column(5, "ts", ts)
+        calls = llm
+        for i, column in zip(llm_ids, (tid, sid, ts), strict=True):
+            calls = calls.set_column(i, llm.schema.field(i).name, column)
+        try:
+            if keyed:
+                con.execute("BEGIN TRANSACTION")
+                con.from_arrow(s).insert_into("spans")
+                con.from_arrow(calls).insert_into("llm_calls_raw")
+                con.execute("COMMIT")
+            else:
+                store.write([(s, calls)])
+        except duckdb.Error as exc:
+            print(f"{(step + 1) * group:>11,} spans: write failed: {str(exc).splitlines()[0]}")
+            return
+        if step % 60 == 59:
+            rss = next(int(x.split()[1]) // 1024 for x in Path("/proc/self/status").read_text().splitlines()
+                       if x.startswith("VmRSS"))
+            mem = con.execute("SELECT tag, round(memory_usage_bytes / 1e6) FROM duckdb_memory() "
+                              "WHERE memory_usage_bytes > 1e7 ORDER BY 2 DESC").fetchall()
+            used = time.process_time() - cpu
+            print(f"{(step + 1) * group:>11,} spans: {used / (60 * group) * 1e6:5.1f} µs CPU per span "
+                  f"(ids made here included), RSS {rss:,} MB, DuckDB MB {dict(mem)}", flush=True)
+            cpu = time.process_time()
+    con.close()
+
+
 def overload_run(tmp: Path, clients: int, seconds: float, batch: int) -> dict:
     db = tmp / "overload.duckdb"
     proc, url = start_collector(db, "--max-queued-spans", str(batch * 2))
@@ -389,7 +456,14 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--batch", type=int, default=512)
     parser.add_argument("--overload-clients", type=int, default=8)
+    parser.add_argument("--growth", type=float, metavar="MILLIONS",
+                        help="only Store.write as the file grows to this many million spans")
+    parser.add_argument("--keyed", action="store_true", help="with --growth: schema v1's keyed tables")
     args = parser.parse_args()
+    if args.growth:
+        with tempfile.TemporaryDirectory() as d:
+            growth(Path(d), args.growth, args.keyed)
+        return
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
