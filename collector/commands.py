@@ -27,6 +27,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--decode-workers", type=int, default=None,
                    help="processes that decode requests beside the DuckDB writer; 0 = decode in the "
                    "request thread (default: one per core)")
+    p.add_argument("--memory-limit", default="2GB",
+                   help="DuckDB's memory limit; its cache of table blocks fills up to it, then evicts "
+                   "(default: %(default)s)")
     p.add_argument("--log-level", default="INFO", help="logging level (default: %(default)s)")
     p.set_defaults(handler=_run)
 
@@ -57,6 +60,7 @@ def _run(args: argparse.Namespace) -> int:
             grpc_port=None if args.grpc_port < 0 else args.grpc_port,
             token=conf.token,
             max_queued_spans=args.max_queued_spans,
+            memory_limit=args.memory_limit,
             duckdb_threads=args.duckdb_threads or None,
             decode_workers=args.decode_workers,
         )

@@ -82,11 +82,11 @@ def collector_process(tmp_path: Path) -> Iterator[Callable[..., CollectorProcess
     """Factory: `tokentrail collector` as a subprocess on a free HTTP port (gRPC off)."""
     procs: list[subprocess.Popen] = []
 
-    def factory(db: Path | None = None, env: dict[str, str] | None = None) -> CollectorProcess:
+    def factory(db: Path | None = None, env: dict[str, str] | None = None, args: tuple[str, ...] = ()) -> CollectorProcess:
         db = db or tmp_path / "proc.duckdb"
         proc = subprocess.Popen(
             [sys.executable, "-m", "tokentrail", "collector", "--db", str(db), "--http-port", "0", "--grpc-port", "-1",
-             "--log-level", "WARNING"],
+             "--log-level", "WARNING", *args],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})},
         )
         procs.append(proc)
