@@ -56,6 +56,8 @@ from typing import Any
 # That rate depends on the table far more than on the machine (here a 3-column table takes ~1.5M
 # rows/s, a `spans`-shaped one 75-110k in this bench), so the ratio to it is reported, not judged.
 TARGET_SPANS_PER_S = 50_000
+# DuckDB settings as `tokentrail collector` opens its file (collector/server.py, the CLI defaults).
+COLLECTOR_DUCKDB = {"memory_limit": "2GB", "checkpoint_threshold": "256MB", "threads": 1}
 REFERENCE_ARROW_ROWS_PER_S = 330_000
 
 ATTRS = {
@@ -314,14 +316,11 @@ def baseline(tmp: Path, batch: int, batches: int = 64) -> dict:
     wall, cpu = _timed(lambda: [decode_traces(b).tables() for b in others])
     out["decode_new_values_cpu_us_per_span"] = round(cpu / (batch * len(others)) * 1e6, 1)
 
-    def settings() -> dict[str, Any]:
-        return {"checkpoint_threshold": "256MB", "threads": 1}  # as the collector opens its file
-
     # The last variant leaves the llm_calls_raw rows out: what the second row of a GenAI span costs.
     spans_only = [(spans, llm.slice(0, 0)) for spans, llm in tables]
     for label, group, data in (("store_write", 1, tables), ("store_write_8_per_tx", 8, tables),
                                ("store_write_8_per_tx_spans_only", 8, spans_only)):
-        store = Store(connect(tmp / f"{label}.duckdb", **settings()))
+        store = Store(connect(tmp / f"{label}.duckdb", **COLLECTOR_DUCKDB))
 
         def write(store: Store = store, group: int = group, data: list = data) -> None:
             for i in range(0, len(data), group):
@@ -351,7 +350,7 @@ def baseline(tmp: Path, batch: int, batches: int = 64) -> dict:
 
     # The same writes into schema v1's keyed tables (primary keys on both, plain inserts, as the
     # collector wrote before schema v2), to compare with Store.write's keyless anti-join.
-    keyed = duckdb.connect(str(tmp / "keyed_v1.duckdb"), config=settings())
+    keyed = duckdb.connect(str(tmp / "keyed_v1.duckdb"), config=COLLECTOR_DUCKDB)
     schema_v1(keyed)
 
     def keyed_write(c: duckdb.DuckDBPyConnection = keyed) -> None:
@@ -384,7 +383,6 @@ def growth(tmp: Path, millions: float, keyed: bool) -> None:
 
     from tokentrail.schema import MIGRATIONS
 
-    settings = {"memory_limit": "2GB", "checkpoint_threshold": "256MB", "threads": 1}  # the collector's
     template, offsets = build_template(512)
     one_spans, one_llm = decode_traces(template).tables()
     group = 16 * 512
@@ -392,10 +390,10 @@ def growth(tmp: Path, millions: float, keyed: bool) -> None:
     llm = pa.concat_tables([one_llm] * 16)
     llm_ids = [llm.schema.get_field_index(c) for c in ("trace_id", "span_id", "ts")]
     if keyed:
-        con = duckdb.connect(str(tmp / "growth-keyed.duckdb"), config=settings)
+        con = duckdb.connect(str(tmp / "growth-keyed.duckdb"), config=COLLECTOR_DUCKDB)
         MIGRATIONS[0](con)
     else:
-        store = Store(connect(tmp / "growth.duckdb", **settings))
+        store = Store(connect(tmp / "growth.duckdb", **COLLECTOR_DUCKDB))
         con = store.con
     rng = np.random.default_rng(1)
     now_us = time.time_ns() // 1000
