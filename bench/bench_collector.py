@@ -1,6 +1,6 @@
 """Collector throughput: real OTLP/HTTP protobuf clients → `tokentrail collector` subprocess → DuckDB.
 
-    python bench/bench_collector.py [--seconds 20] [--clients 8] [--batch 512]
+    python bench/bench_collector.py [--seconds 20] [--clients 16] [--batch 512]
     python bench/bench_collector.py --growth 10 [--keyed]
 
 Each client process runs the OTel Python exporter's own HTTP client (retries, Retry-After) and
