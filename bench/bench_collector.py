@@ -12,7 +12,7 @@ all start sending at once; the window is timed from that start to the last clien
 Each client has one export in flight and is answered only after the commit, so the rate depends
 on how many send at once: 16 by default (a collector serves many processes or hosts; with 4, as
 before 2026-11-27, the collector idled between group commits and gave ~25% less than with 8, and
-with 8 ~10-25% less than with 16).
+with 8 up to ~25% less than with 16, run to run).
 
 Reported, in one run (on a shared machine, compare the ratios, not the absolute rates):
 - sustained spans/s acknowledged (200) by the collector, verified against the row count after a
@@ -272,8 +272,8 @@ def collector_run(tmp: Path, clients: int, seconds: float, batch: int, *extra: s
             # shared box wall-clock rates mostly measure the neighbours).
             "collector_cpu_us_per_span": round(cpu_used / max(acked, 1) * 1e6, 1),
             "clients_cpu_us_per_span": round(client_cpu / max(acked, 1) * 1e6, 1),
-            # Of the box's cores, how many the collector and the clients kept busy: under 2, the
-            # rate is bound by waits between them (group commits, acks), not by CPU.
+            # Of the box's cores, how many the collector and the clients kept busy: the gap to 2 is
+            # time they all spent waiting on one another (group commits, acks), not CPU.
             "cores_busy": round((cpu_used + client_cpu) / elapsed, 2),
             "load_average_1m": os.getloadavg()[0]}
 
