@@ -285,6 +285,25 @@ def _timed(fn: Any) -> tuple[float, float]:
     return time.perf_counter() - t, time.process_time() - c
 
 
+def open_keyed_v1(path: Path) -> Any:
+    """A file with schema v1's keyed tables (primary keys on both), the collector's DuckDB settings."""
+    import duckdb
+
+    from tokentrail.schema import MIGRATIONS
+
+    con = duckdb.connect(str(path), config=COLLECTOR_DUCKDB)
+    MIGRATIONS[0](con)
+    return con
+
+
+def keyed_v1_write(con: Any, spans: Any, llm: Any) -> None:
+    """One transaction of plain keyed inserts: the collector's write path before schema v2."""
+    con.execute("BEGIN TRANSACTION")
+    con.from_arrow(spans).insert_into("spans")
+    con.from_arrow(llm).insert_into("llm_calls_raw")
+    con.execute("COMMIT")
+
+
 def baseline(tmp: Path, batch: int, batches: int = 64) -> dict:
     """The collector's two halves on their own, in this process and in the same run: decoding, and
     the DuckDB writes (with the collector's DuckDB settings, closing checkpoint included), plus
@@ -293,10 +312,6 @@ def baseline(tmp: Path, batch: int, batches: int = 64) -> dict:
     import pyarrow as pa
     from tokentrail.collector.decode import decode_traces
     from tokentrail.collector.store import Store, connect
-
-    from tokentrail.schema import MIGRATIONS
-
-    schema_v1 = MIGRATIONS[0]
 
     template, offsets = build_template(batch)
     positions = id_positions(offsets)
@@ -355,16 +370,12 @@ def baseline(tmp: Path, batch: int, batches: int = 64) -> dict:
 
     # The same writes into schema v1's keyed tables (primary keys on both, plain inserts, as the
     # collector wrote before schema v2), to compare with Store.write's keyless anti-join.
-    keyed = duckdb.connect(str(tmp / "keyed_v1.duckdb"), config=COLLECTOR_DUCKDB)
-    schema_v1(keyed)
+    keyed = open_keyed_v1(tmp / "keyed_v1.duckdb")
 
     def keyed_write(c: duckdb.DuckDBPyConnection = keyed) -> None:
         for i in range(0, len(tables), 8):
             group = tables[i:i + 8]
-            c.execute("BEGIN TRANSACTION")
-            c.from_arrow(pa.concat_tables([t[0] for t in group])).insert_into("spans")
-            c.from_arrow(pa.concat_tables([t[1] for t in group])).insert_into("llm_calls_raw")
-            c.execute("COMMIT")
+            keyed_v1_write(c, pa.concat_tables([t[0] for t in group]), pa.concat_tables([t[1] for t in group]))
         c.execute("CHECKPOINT")
 
     wall, cpu = _timed(keyed_write)
@@ -386,8 +397,6 @@ def growth(tmp: Path, millions: float, keyed: bool) -> None:
     from tokentrail.collector.decode import decode_traces
     from tokentrail.collector.store import Store, connect
 
-    from tokentrail.schema import MIGRATIONS
-
     template, offsets = build_template(512)
     one_spans, one_llm = decode_traces(template).tables()
     group = 16 * 512
@@ -395,8 +404,7 @@ def growth(tmp: Path, millions: float, keyed: bool) -> None:
     llm = pa.concat_tables([one_llm] * 16)
     llm_ids = [llm.schema.get_field_index(c) for c in ("trace_id", "span_id", "ts")]
     if keyed:
-        con = duckdb.connect(str(tmp / "growth-keyed.duckdb"), config=COLLECTOR_DUCKDB)
-        MIGRATIONS[0](con)
+        con = open_keyed_v1(tmp / "growth-keyed.duckdb")
     else:
         store = Store(connect(tmp / "growth.duckdb", **COLLECTOR_DUCKDB))
         con = store.con
@@ -415,10 +423,7 @@ def growth(tmp: Path, millions: float, keyed: bool) -> None:
             calls = calls.set_column(i, llm.schema.field(i).name, column)
         try:
             if keyed:
-                con.execute("BEGIN TRANSACTION")
-                con.from_arrow(s).insert_into("spans")
-                con.from_arrow(calls).insert_into("llm_calls_raw")
-                con.execute("COMMIT")
+                keyed_v1_write(con, s, calls)
             else:
                 store.write([(s, calls)])
         except duckdb.Error as exc:
