@@ -3,7 +3,9 @@
 DuckDB lets only one process hold a file for writing, and several application processes may
 export to the same file. So each batch opens the file, writes through the collector's own
 `Store` (same decode, normalisation and dedupe as the server), commits, and closes; while another
-process holds the file, it retries with capped exponential backoff until `lock_timeout`.
+process holds the file, it retries with capped exponential backoff until `lock_timeout`. The whole
+open-write-close holds tokentrail's sidecar guard (tokentrail.fileguard), without which DuckDB can
+open the file from headers another process is replacing and lose its rows.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import duckdb
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from tokentrail.collector.decode import decode_traces
 from tokentrail.collector.store import Store, connect
+
+from tokentrail.fileguard import GuardTimeout, guarded
 
 
 def is_lock_error(exc: BaseException) -> bool:
@@ -39,17 +43,22 @@ def write_spans(path: str | Path, request: ExportTraceServiceRequest | bytes, lo
     delay = 0.005
     while True:
         try:
-            con = connect(path)
-        except duckdb.Error as exc:
-            if not is_lock_error(exc):
-                raise
-            if time.monotonic() >= deadline:
-                raise TimeoutError(f"{path} stayed locked by another process for {lock_timeout:g} s") from exc
-            time.sleep(delay * random.uniform(0.5, 1.5))
-            delay = min(delay * 2, 0.2)
-            continue
-        try:
-            spans, _ = Store(con).write([tables])
-        finally:
-            con.close()
-        return spans
+            with guarded(path, shared=False, timeout=max(deadline - time.monotonic(), 0.0)):
+                try:
+                    con = connect(path)
+                except duckdb.Error as exc:
+                    if not is_lock_error(exc):
+                        raise
+                    locked: Exception = exc
+                else:
+                    try:
+                        spans, _ = Store(con).write([tables])
+                    finally:
+                        con.close()
+                    return spans
+        except GuardTimeout as exc:
+            locked = exc
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"{path} stayed locked by another process for {lock_timeout:g} s") from locked
+        time.sleep(delay * random.uniform(0.5, 1.5))
+        delay = min(delay * 2, 0.2)

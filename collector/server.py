@@ -13,6 +13,7 @@ import logging
 import signal
 import threading
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +25,8 @@ from tokentrail.collector.http_api import CollectorHTTPServer, serve_in_thread
 from tokentrail.collector.ingest import IngestQueue
 from tokentrail.collector.metrics import RequestCounters, render
 from tokentrail.collector.store import Store, connect
+
+from tokentrail.fileguard import guarded
 
 log = logging.getLogger("tokentrail.collector")
 
@@ -68,7 +71,16 @@ class Collector:
         # One DuckDB thread by default: the writer's Arrow inserts then cost ~25% less CPU per span
         # than with a worker per core (measured with bench/bench_collector.py), and on a small box
         # that CPU is what the decoding workers need. Queries through /v1/query run on it too.
-        self.con = connect(self.db, memory_limit=memory_limit, checkpoint_threshold="256MB", threads=duckdb_threads)
+        # Held until stop(), so no per-batch embedded writer or reader opens the file from headers
+        # this process is replacing (tokentrail.fileguard).
+        self._guard = ExitStack()
+        self._guard.enter_context(guarded(self.db, shared=False, timeout=10.0))
+        try:
+            self.con = connect(self.db, memory_limit=memory_limit, checkpoint_threshold="256MB",
+                               threads=duckdb_threads)
+        except BaseException:
+            self._guard.close()
+            raise
         # pyarrow imports pandas the first time it converts a Python list (~1 s here): do it now,
         # not inside the first export request.
         pa.array([""])
@@ -115,6 +127,7 @@ class Collector:
         self.decoder.close()
         self.queue.close()
         self.con.close()
+        self._guard.close()
         log.info("collector stopped; every accepted span is committed")
 
     def _wait_in_flight(self, timeout: float) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import duckdb
 
+from tokentrail.fileguard import guarded
 from tokentrail.schema import ensure_schema
 
 # (model, provider, operation, share in per-mille, base latency ms, ms per output token)
@@ -210,7 +211,7 @@ def generate(
     if end is None:
         end = datetime.now(timezone.utc).replace(tzinfo=None)
     start_id = 0
-    with duckdb.connect(str(path)) as con:
+    with guarded(path, shared=False, timeout=30.0), duckdb.connect(str(path)) as con:
         con.execute("SET enable_progress_bar = false")
         ensure_schema(con)
         start_id = con.execute("SELECT count(*) FROM llm_calls_raw").fetchone()[0]
@@ -228,5 +229,5 @@ def generate(
 
 def create_empty(path: str | Path) -> None:
     """A valid tokentrail file with the schema and no calls."""
-    with duckdb.connect(str(path)) as con:
+    with guarded(path, shared=False, timeout=30.0), duckdb.connect(str(path)) as con:
         ensure_schema(con)

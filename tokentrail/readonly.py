@@ -21,6 +21,8 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from tokentrail.fileguard import GuardTimeout, guarded
+
 DEFAULT_MAX_ROWS = 100_000
 DEFAULT_TIMEOUT_S = 30.0
 _ALLOWED = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
@@ -109,11 +111,13 @@ def open_file_reader(path: str | Path, lock_timeout: float = 10.0) -> Iterator[d
     while True:
         con = duckdb.connect(":memory:")
         try:
-            con.execute("ATTACH ? AS tokentrail_db (READ_ONLY)", [str(path)])
+            # The guard keeps a writer from replacing the headers DuckDB reads before it locks.
+            with guarded(path, shared=True, timeout=max(deadline - time.monotonic(), 0.0)):
+                con.execute("ATTACH ? AS tokentrail_db (READ_ONLY)", [str(path)])
             break
-        except duckdb.Error as exc:
+        except (duckdb.Error, GuardTimeout) as exc:
             con.close()
-            if not _is_lock_error(exc):
+            if isinstance(exc, duckdb.Error) and not _is_lock_error(exc):
                 raise DatabaseOpenError(f"cannot open {path}: {exc}") from exc
             if time.monotonic() >= deadline:
                 raise DatabaseOpenError(

@@ -54,6 +54,34 @@ def test_processes_share_one_file(tmp_path) -> None:
         con.close()
 
 
+def test_writer_and_reader_wait_for_the_file_guard(tmp_path) -> None:
+    """Both per-batch paths take tokentrail's file guard, so neither can open the file from headers
+    another process is replacing (see tokentrail.fileguard)."""
+    from tokentrail.collector.embedded import write_spans
+
+    from tests.collector.test_http_protocol import make_request
+    from tokentrail.readonly import DatabaseOpenError, open_file_reader
+
+    path = tmp_path / "guarded.duckdb"
+    assert write_spans(path, make_request(2)) == 2
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from tokentrail.fileguard import guarded\n"
+         "with guarded(sys.argv[1], shared=False, timeout=5):\n    print('held', flush=True); time.sleep(30)",
+         str(path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(TimeoutError):
+            write_spans(path, make_request(2), lock_timeout=0.3)
+        with pytest.raises(DatabaseOpenError, match="stayed locked"), open_file_reader(path, lock_timeout=0.3):
+            pass
+    finally:
+        holder.kill()
+        holder.wait()
+    assert write_spans(path, make_request(2), lock_timeout=5) == 2
+    with open_file_reader(path) as con:
+        assert con.execute("SELECT count(*) FROM spans").fetchall() == [(4,)]
+
+
 def test_lock_timeout_when_another_process_holds_the_file(tmp_path) -> None:
     from tokentrail.collector.embedded import write_spans
 
@@ -117,3 +145,20 @@ def test_write_spans_accepts_bytes_and_rejects_garbage(tmp_path) -> None:
         assert con.execute("SELECT count(*) FROM spans").fetchall() == [(3,)]
     finally:
         con.close()
+
+
+def test_collector_holds_the_file_guard_until_it_stops(make_collector) -> None:
+    """A running collector keeps embedded writers and per-query readers off its file's headers."""
+    from tests.collector.test_http_protocol import make_request
+    from tokentrail.fileguard import GuardTimeout, guarded
+    from tokentrail.readonly import open_file_reader
+
+    coll = make_collector()
+    with pytest.raises(GuardTimeout), guarded(coll.db, shared=True, timeout=0.1):
+        pass
+    assert coll.ingest(make_request(3).SerializeToString()).accepted == 3
+    coll.stop()
+    with guarded(coll.db, shared=False, timeout=1):
+        pass
+    with open_file_reader(coll.db) as con:
+        assert con.execute("SELECT count(*) FROM spans").fetchall() == [(3,)]

@@ -1,0 +1,56 @@
+"""tokentrail.fileguard: the sidecar lock that processes taking turns on one DuckDB file share."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tokentrail.fileguard import GuardTimeout, guard_path, guarded
+
+
+def _hold(path: str, shared: bool) -> subprocess.Popen:
+    code = ("import sys, time; from tokentrail.fileguard import guarded\n"
+            "with guarded(sys.argv[1], shared=sys.argv[2] == 'shared', timeout=5):\n"
+            "    print('held', flush=True); time.sleep(30)")
+    holder = subprocess.Popen([sys.executable, "-c", code, path, "shared" if shared else "exclusive"],
+                              stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    return holder
+
+
+def test_exclusive_holder_times_out_others_and_readers_share(tmp_path) -> None:
+    path = str(tmp_path / "g.duckdb")
+    holder = _hold(path, shared=False)
+    try:
+        for shared in (True, False):
+            started = time.monotonic()
+            with pytest.raises(GuardTimeout, match="stayed locked"), guarded(path, shared=shared, timeout=0.3):
+                pass
+            assert 0.25 < time.monotonic() - started < 5
+    finally:
+        holder.kill()
+        holder.wait()
+    with guarded(path, shared=False, timeout=1):  # a dead holder's lock is gone with its process
+        pass
+    reader = _hold(path, shared=True)
+    try:
+        with guarded(path, shared=True, timeout=0.3):
+            pass
+        with pytest.raises(GuardTimeout), guarded(path, shared=False, timeout=0.3):
+            pass
+    finally:
+        reader.kill()
+        reader.wait()
+    assert guard_path(path).exists()
+
+
+def test_reader_goes_on_when_the_guard_cannot_be_created(tmp_path) -> None:
+    """A read-only directory holds no writer to race with; a writer there still gets the error."""
+    missing_dir = tmp_path / "no-such-dir" / "x.duckdb"
+    with guarded(missing_dir, shared=True, timeout=0.1):
+        pass
+    with pytest.raises(OSError), guarded(missing_dir, shared=False, timeout=0.1):
+        pass
