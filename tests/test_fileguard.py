@@ -54,3 +54,18 @@ def test_reader_goes_on_when_the_guard_cannot_be_created(tmp_path) -> None:
         pass
     with pytest.raises(OSError), guarded(missing_dir, shared=False, timeout=0.1):
         pass
+
+
+def test_reader_shares_a_guard_it_cannot_write(tmp_path) -> None:
+    """Readers open the lock file read-only, so a lock file they may not write still guards them."""
+    path = tmp_path / "ro.duckdb"
+    holder = _hold(str(path), shared=False)
+    guard_path(path).chmod(0o444)
+    try:
+        with pytest.raises(GuardTimeout), guarded(path, shared=True, timeout=0.2):
+            pass
+    finally:
+        holder.kill()
+        holder.wait()
+    with guarded(path, shared=True, timeout=1):
+        pass

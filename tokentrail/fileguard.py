@@ -36,12 +36,13 @@ def guarded(db: str | Path, *, shared: bool, timeout: float) -> Iterator[None]:
     """Hold `<db>.lock` (shared or exclusive) for the `with` block.
 
     Waits up to `timeout` seconds, polling so a deadline holds (flock itself cannot time out).
-    A reader that cannot create the lock file (read-only directory) goes on unguarded: nothing
-    can write that file's directory then, so there is no writer to race with.
+    Readers open the lock file read-only, so they can share a file in a directory they cannot
+    write; a reader that cannot open it at all (no lock file there and no right to create one)
+    goes on unguarded rather than refuse to read, while a writer gets the OSError.
     """
     path = guard_path(db)
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        fd = os.open(path, (os.O_RDONLY if shared else os.O_RDWR) | os.O_CREAT | os.O_CLOEXEC, 0o644)
     except OSError:
         if not shared:
             raise
