@@ -11,7 +11,8 @@ import pytest
 from tokentrail.fileguard import GuardTimeout, guard_path, guarded
 
 
-def _hold(path: str, shared: bool) -> subprocess.Popen:
+def hold_guard(path: str, shared: bool) -> subprocess.Popen:
+    """Another process holding the guard on `path` (kill it to release)."""
     code = ("import sys, time; from tokentrail.fileguard import guarded\n"
             "with guarded(sys.argv[1], shared=sys.argv[2] == 'shared', timeout=5):\n"
             "    print('held', flush=True); time.sleep(30)")
@@ -23,7 +24,7 @@ def _hold(path: str, shared: bool) -> subprocess.Popen:
 
 def test_exclusive_holder_times_out_others_and_readers_share(tmp_path) -> None:
     path = str(tmp_path / "g.duckdb")
-    holder = _hold(path, shared=False)
+    holder = hold_guard(path, shared=False)
     try:
         for shared in (True, False):
             started = time.monotonic()
@@ -35,7 +36,7 @@ def test_exclusive_holder_times_out_others_and_readers_share(tmp_path) -> None:
         holder.wait()
     with guarded(path, shared=False, timeout=1):  # a dead holder's lock is gone with its process
         pass
-    reader = _hold(path, shared=True)
+    reader = hold_guard(path, shared=True)
     try:
         with guarded(path, shared=True, timeout=0.3):
             pass
@@ -48,7 +49,7 @@ def test_exclusive_holder_times_out_others_and_readers_share(tmp_path) -> None:
 
 
 def test_reader_goes_on_when_the_guard_cannot_be_created(tmp_path) -> None:
-    """A read-only directory holds no writer to race with; a writer there still gets the error."""
+    """A reader that cannot create the lock file goes on unguarded; a writer gets the error."""
     missing_dir = tmp_path / "no-such-dir" / "x.duckdb"
     with guarded(missing_dir, shared=True, timeout=0.1):
         pass
@@ -59,7 +60,7 @@ def test_reader_goes_on_when_the_guard_cannot_be_created(tmp_path) -> None:
 def test_reader_shares_a_guard_it_cannot_write(tmp_path) -> None:
     """Readers open the lock file read-only, so a lock file they may not write still guards them."""
     path = tmp_path / "ro.duckdb"
-    holder = _hold(str(path), shared=False)
+    holder = hold_guard(str(path), shared=False)
     guard_path(path).chmod(0o444)
     try:
         with pytest.raises(GuardTimeout), guarded(path, shared=True, timeout=0.2):

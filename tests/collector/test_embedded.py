@@ -60,16 +60,13 @@ def test_writer_and_reader_wait_for_the_file_guard(tmp_path) -> None:
     from tokentrail.collector.embedded import write_spans
 
     from tests.collector.test_http_protocol import make_request
+    from tests.test_fileguard import hold_guard
     from tokentrail.readonly import DatabaseOpenError, open_file_reader
 
     path = tmp_path / "guarded.duckdb"
     assert write_spans(path, make_request(2)) == 2
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from tokentrail.fileguard import guarded\n"
-         "with guarded(sys.argv[1], shared=False, timeout=5):\n    print('held', flush=True); time.sleep(30)",
-         str(path)], stdout=subprocess.PIPE, text=True)
+    holder = hold_guard(str(path), shared=False)
     try:
-        assert holder.stdout.readline().strip() == "held"
         with pytest.raises(TimeoutError):
             write_spans(path, make_request(2), lock_timeout=0.3)
         with pytest.raises(DatabaseOpenError, match="stayed locked"), open_file_reader(path, lock_timeout=0.3):
