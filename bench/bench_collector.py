@@ -2,6 +2,7 @@
 
     python bench/bench_collector.py [--seconds 20] [--clients 16] [--batch 512]
     python bench/bench_collector.py --growth 10 [--keyed]
+    python bench/bench_collector.py --pool
 
 Each client process runs the OTel Python exporter's own HTTP client (retries, Retry-After) and
 sends GenAI-shaped batches of `--batch` spans. To keep the 2-core box measuring the collector and
@@ -28,6 +29,8 @@ Reported, in one run (on a shared machine, compare the ratios, not the absolute 
   collector's DuckDB settings, one transaction per 512 spans and per 8 x 512 (and per 8 x 512
   without the llm_calls_raw rows); DuckDB's own Arrow insert into a `spans`-shaped table without
   keys, 512 and 16,384 rows per INSERT;
+- the decoding pool's transfer cost: CPU per span on the collector's side and in the worker, with
+  the pool's pipes at Linux's 64 KiB and widened to 1 MiB (`--pool` runs only this);
 - two ceilings that hold whatever the decoder: one DuckDB writer committing serially (1 s over
   Store.write's CPU per span), and the two cores shared by decoding, writing and the clients;
 - the same writes into schema v1's keyed tables (primary keys, plain inserts: the collector's
@@ -385,6 +388,48 @@ def baseline(tmp: Path, batch: int, batches: int = 64) -> dict:
     return out
 
 
+def pool_transfer(batch: int, requests: int = 250, rounds: int = 3) -> dict:
+    """The decoding pool's cost of moving requests and their tables between processes: one worker
+    decodes the same fresh batches with the pipes at Linux's 64 KiB default and widened to 1 MiB
+    (`decode_pool._widen_pipes`), in alternating rounds; CPU per span of the collector's side (this
+    process: the pool's threads, unpickling, reading the tables) and of the worker, best round."""
+    from tokentrail.collector import decode_pool
+
+    template, offsets = build_template(batch)
+    positions = id_positions(offsets)
+    now = time.time_ns()
+    bodies = [fresh_ids(template, positions, now + i * 10**9) for i in range(requests)]
+    widen = decode_pool._widen_pipes
+    best: dict[str, tuple[float, float]] = {}
+    try:
+        for _ in range(rounds):
+            for label, fn in (("default", lambda pool: None), ("widened", widen)):
+                decode_pool._widen_pipes = fn
+                pool = decode_pool.DecodePool(1)
+                pool.start()
+                for body in bodies[:20]:
+                    pool.decode(body)
+                workers = children(os.getpid())
+                worker_cpu = sum(cpu_seconds(p) for p in workers)
+                own_cpu = time.process_time()
+                for body in bodies[20:]:
+                    pool.decode(body)
+                n = (requests - 20) * batch
+                own = (time.process_time() - own_cpu) / n * 1e6
+                worker = (sum(cpu_seconds(p) for p in workers) - worker_cpu) / n * 1e6
+                pool.close()
+                if label not in best or own + worker < sum(best[label]):
+                    best[label] = (own, worker)
+    finally:
+        decode_pool._widen_pipes = widen
+    out: dict[str, Any] = {}
+    for label, (own, worker) in best.items():
+        out[f"{label}_collector_cpu_us_per_span"] = round(own, 2)
+        out[f"{label}_worker_cpu_us_per_span"] = round(worker, 2)
+    out["ratio_collector_cpu_widened_vs_default"] = round(best["widened"][0] / best["default"][0], 2)
+    return out
+
+
 def growth(tmp: Path, millions: float, keyed: bool) -> None:
     """Store.write as the file grows: groups of 16 x 512 spans that start as time moves on (10k
     spans/s, each up to 2 s late), with the collector's DuckDB settings; every 60 groups, the CPU
@@ -467,7 +512,12 @@ def main() -> None:
     parser.add_argument("--growth", type=float, metavar="MILLIONS",
                         help="only Store.write as the file grows to this many million spans")
     parser.add_argument("--keyed", action="store_true", help="with --growth: schema v1's keyed tables")
+    parser.add_argument("--pool", action="store_true",
+                        help="only the decoding pool's transfer cost, default against widened pipes")
     args = parser.parse_args()
+    if args.pool:
+        print(json.dumps(pool_transfer(args.batch), indent=2))
+        return
     if args.growth:
         with tempfile.TemporaryDirectory() as d:
             growth(Path(d), args.growth, args.keyed)
@@ -476,6 +526,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         base = baseline(tmp, args.batch)
+        transfer = pool_transfer(args.batch)
         run = collector_run(tmp, args.clients, args.seconds, args.batch)
         inline = collector_run(tmp, args.clients, args.seconds, args.batch, "--decode-workers", "0")
         over = overload_run(tmp, args.overload_clients, max(args.seconds / 2, 5), args.batch)
@@ -485,7 +536,8 @@ def main() -> None:
     # threads made it slower here), and the two cores must also decode and run the clients.
     writer_ceiling = round(1e6 / write_us)
     two_core_ceiling = round(2e6 / (write_us + base["decode_cpu_us_per_span"] + run["clients_cpu_us_per_span"]))
-    figures = {"collector": run, "collector_decoding_in_request_threads": inline, "baseline": base, "overload": over,
+    figures = {"collector": run, "collector_decoding_in_request_threads": inline, "baseline": base,
+               "pool_transfer": transfer, "overload": over,
                "ratio_collector_vs_store_write_8_per_tx": round(rate / base["store_write_8_per_tx_spans_per_s"], 3),
                "ratio_collector_vs_arrow_insert_16k": round(rate / base["duckdb_arrow_insert_no_keys_16k_rows_per_s"], 3),
                "ratio_workers_vs_in_thread_decoding": round(rate / inline["spans_per_s"], 2),
@@ -506,6 +558,11 @@ def main() -> None:
         ("decode + Arrow tables, one thread (spans/s)", base["decode_spans_per_s"]),
         ("  CPU per span (µs)", base["decode_cpu_us_per_span"]),
         ("  CPU per span, batches with new token/user values (µs)", base["decode_new_values_cpu_us_per_span"]),
+        ("decoding pool, collector side, CPU per span, 64 KiB / 1 MiB pipes (µs)",
+         f"{transfer['default_collector_cpu_us_per_span']} / {transfer['widened_collector_cpu_us_per_span']}"),
+        ("  worker side, CPU per span, 64 KiB / 1 MiB pipes (µs)",
+         f"{transfer['default_worker_cpu_us_per_span']} / {transfer['widened_worker_cpu_us_per_span']}"),
+        ("  ratio collector side, 1 MiB / 64 KiB", transfer["ratio_collector_cpu_widened_vs_default"]),
         ("Store.write, one tx per 512 (spans/s)", base["store_write_spans_per_s"]),
         ("  CPU per span (µs)", base["store_write_cpu_us_per_span"]),
         ("Store.write, one tx per 8 x 512 (spans/s)", base["store_write_8_per_tx_spans_per_s"]),

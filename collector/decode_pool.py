@@ -7,6 +7,10 @@ bytes go to a worker process, which decodes them (converting OTLP/JSON first) an
 two Arrow tables as IPC streams (one copy, read back without another). The collector process
 keeps the socket work, the write queue and the DuckDB file.
 
+What crosses the process boundary is large (a 512-span request: ~450 KB in, ~750 KB of tables
+back), so how it crosses matters: the tables go back as `bytes`, and the pool's two pipes are
+widened to hold a whole request (see `_widen_pipes`).
+
 The workers hold no state that matters: if one dies, the requests it had fail with
 `DecoderUnavailable` (the client gets a retryable 503, nothing was acknowledged) and the next
 request starts a fresh pool. They ignore SIGINT/SIGTERM, so a Ctrl-C or a service manager's
@@ -17,6 +21,7 @@ that they have a new parent and exit.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import multiprocessing
 import os
@@ -49,14 +54,16 @@ class DecodedRequest:
     llm: pa.Table | None = None
 
 
-def _ipc(table: pa.Table) -> pa.Buffer:
+def _ipc(table: pa.Table) -> bytes:
+    """The table as an Arrow IPC stream, as `bytes`: the stream's own buffer is mutable, and the
+    pool pickles a mutable buffer as a bytearray, several times slower than bytes of the same size."""
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, table.schema) as writer:
         writer.write_table(table)
-    return sink.getvalue()
+    return sink.getvalue().to_pybytes()
 
 
-def _read_ipc(buf: pa.Buffer) -> pa.Table:
+def _read_ipc(buf: bytes) -> pa.Table:
     return pa.ipc.open_stream(buf).read_all()
 
 
@@ -68,7 +75,7 @@ def _decode(data: bytes, as_json: bool) -> DecodedRequest:
 
 
 def decode_request(data: bytes, as_json: bool = False
-                   ) -> tuple[int, int, list[str], pa.Buffer | None, pa.Buffer | None]:
+                   ) -> tuple[int, int, list[str], bytes | None, bytes | None]:
     """Worker side: `_decode`, with the tables as IPC buffers."""
     got = _decode(data, as_json)
     if got.spans is None or got.llm is None:
@@ -89,6 +96,27 @@ def _worker_init() -> None:
         os._exit(0)
 
     threading.Thread(target=watch_parent, name="tokentrail-parent-watch", daemon=True).start()
+
+
+_F_SETPIPE_SZ = 1031  # Linux fcntl; not exported by Python's fcntl module before 3.10
+PIPE_BYTES = 1 << 20  # Linux's default /proc/sys/fs/pipe-max-size
+
+
+def _widen_pipes(pool: ProcessPoolExecutor) -> None:
+    """Give the pool's task and result pipes 1 MiB instead of Linux's 64 KiB.
+
+    Through a 64 KiB pipe a 750 KB result crosses in a dozen write/wake/read turns, which cost
+    more CPU than the copying: the collector's side of the pool took ~4.5 µs per span, ~2.3 µs
+    with 1 MiB pipes (bench/bench_collector.py --pool). ProcessPoolExecutor has no public
+    handle on its pipes, so this reaches for its queues; where they or the call are missing
+    (another Python, another OS, a lower pipe-max-size) the pool simply keeps the default size.
+    """
+    for queue in (getattr(pool, "_call_queue", None), getattr(pool, "_result_queue", None)):
+        writer = getattr(queue, "_writer", None)
+        try:
+            fcntl.fcntl(writer.fileno(), _F_SETPIPE_SZ, PIPE_BYTES)  # type: ignore[union-attr]
+        except (AttributeError, OSError, ValueError):
+            pass
 
 
 class DecodePool:
@@ -115,6 +143,7 @@ class DecodePool:
                 # spawn, not fork: the collector runs gRPC and writer threads, which fork would copy mid-flight.
                 self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
                                                  initializer=_worker_init)
+                _widen_pipes(self._pool)
             return self._pool
 
     def decode(self, data: bytes, *, as_json: bool = False) -> DecodedRequest:

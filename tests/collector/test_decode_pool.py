@@ -3,6 +3,7 @@ or orphaned worker never loses an acknowledged span nor outlives the collector."
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import signal
@@ -18,7 +19,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Status, StatusCode
 from tokentrail.collector.decode import DecodeError
-from tokentrail.collector.decode_pool import DecodePool, DecoderUnavailable
+from tokentrail.collector.decode_pool import PIPE_BYTES, DecodePool, DecoderUnavailable, decode_request
 
 from tests.collector.conftest import http
 from tests.collector.test_http_protocol import PB, make_request, otlp_json
@@ -107,6 +108,23 @@ def test_rejections_and_malformed_input_come_back_from_the_worker(pool) -> None:
         pool.decode(b"{not json", as_json=True)
     nothing = pool.decode(b"")
     assert (nothing.span_count, nothing.spans) == (0, None)
+
+
+def test_tables_cross_as_bytes_through_pipes_that_hold_a_whole_request(pool) -> None:
+    """Both choices are about CPU (bench/bench_collector.py --pool); what must hold is that they
+    are in place and that a request larger than the widened pipes still crosses intact."""
+    _, _, _, spans, llm = decode_request(make_request(3).SerializeToString())
+    assert type(spans) is bytes and type(llm) is bytes
+    get_size = 1032  # F_GETPIPE_SZ
+    max_size = int(Path("/proc/sys/fs/pipe-max-size").read_text())
+    for queue in (pool._pool._call_queue, pool._pool._result_queue):
+        assert fcntl.fcntl(queue._writer.fileno(), get_size) == min(PIPE_BYTES, max_size)
+    req = make_request(14_000)
+    data = req.SerializeToString()
+    assert len(data) > 2 * PIPE_BYTES
+    got = pool.decode(data)
+    want = DecodePool(0).decode(data)
+    assert got.span_count == 14_000 and got.spans.equals(want.spans) and got.llm.equals(want.llm)
 
 
 def test_a_dead_worker_fails_its_request_and_the_next_one_gets_a_fresh_pool(pool) -> None:
