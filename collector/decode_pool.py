@@ -4,7 +4,7 @@ Decoding is pure Python and holds the GIL, and DuckDB's Python binding holds the
 an Arrow insert too: in one process the two take turns, and the collector used one of the two
 cores (bench/bench_collector.py: ~1.0 CPU-seconds per second at full load). Here each request's
 bytes go to a worker process, which decodes them (converting OTLP/JSON first) and sends back the
-two Arrow tables as IPC streams (one copy, read back without another). The collector process
+two Arrow tables as IPC streams (read back without a further copy). The collector process
 keeps the socket work, the write queue and the DuckDB file.
 
 What crosses the process boundary is large (a 512-span request: ~450 KB in, ~750 KB of tables
