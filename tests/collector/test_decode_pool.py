@@ -118,7 +118,7 @@ def test_tables_cross_as_bytes_through_pipes_that_hold_a_whole_request(pool) -> 
     get_size = 1032  # F_GETPIPE_SZ
     max_size = int(Path("/proc/sys/fs/pipe-max-size").read_text())
     for queue in (pool._pool._call_queue, pool._pool._result_queue):
-        assert fcntl.fcntl(queue._writer.fileno(), get_size) == min(PIPE_BYTES, max_size)
+        assert fcntl.fcntl(queue._writer.fileno(), get_size) >= min(PIPE_BYTES, max_size)  # root may exceed the max
     req = make_request(14_000)
     data = req.SerializeToString()
     assert len(data) > 2 * PIPE_BYTES
