@@ -98,7 +98,6 @@ def _worker_init() -> None:
     threading.Thread(target=watch_parent, name="tokentrail-parent-watch", daemon=True).start()
 
 
-_F_SETPIPE_SZ = 1031  # Linux fcntl; not exported by Python's fcntl module before 3.10
 PIPE_BYTES = 1 << 20  # Linux's default /proc/sys/fs/pipe-max-size
 
 
@@ -109,12 +108,13 @@ def _widen_pipes(pool: ProcessPoolExecutor) -> None:
     more CPU than the copying: the collector's side of the pool took ~4.5 µs per span, ~2.3 µs
     with 1 MiB pipes (bench/bench_collector.py --pool). ProcessPoolExecutor has no public
     handle on its pipes, so this reaches for its queues; where they or the call are missing
-    (another Python, another OS, a lower pipe-max-size) the pool simply keeps the default size.
+    (another Python, another OS without `F_SETPIPE_SZ`, a lower pipe-max-size) the pool simply
+    keeps the default size.
     """
     for queue in (getattr(pool, "_call_queue", None), getattr(pool, "_result_queue", None)):
         writer = getattr(queue, "_writer", None)
         try:
-            fcntl.fcntl(writer.fileno(), _F_SETPIPE_SZ, PIPE_BYTES)  # type: ignore[union-attr]
+            fcntl.fcntl(writer.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)  # type: ignore[union-attr]
         except (AttributeError, OSError, ValueError):
             pass
 

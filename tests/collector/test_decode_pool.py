@@ -115,10 +115,9 @@ def test_tables_cross_as_bytes_through_pipes_that_hold_a_whole_request(pool) -> 
     are in place and that a request larger than the widened pipes still crosses intact."""
     _, _, _, spans, llm = decode_request(make_request(3).SerializeToString())
     assert type(spans) is bytes and type(llm) is bytes
-    get_size = 1032  # F_GETPIPE_SZ
     max_size = int(Path("/proc/sys/fs/pipe-max-size").read_text())
     for queue in (pool._pool._call_queue, pool._pool._result_queue):
-        assert fcntl.fcntl(queue._writer.fileno(), get_size) >= min(PIPE_BYTES, max_size)  # root may exceed the max
+        assert fcntl.fcntl(queue._writer.fileno(), fcntl.F_GETPIPE_SZ) >= min(PIPE_BYTES, max_size)  # root may exceed the max
     req = make_request(14_000)
     data = req.SerializeToString()
     assert len(data) > 2 * PIPE_BYTES
