@@ -22,6 +22,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 from tokentrail.instrumentation import semconv as sc
 from tokentrail.instrumentation import tokencount
 from tokentrail.instrumentation.context_windows import context_window
+from tokentrail.instrumentation.span_attributes import set_end_attributes
 from tokentrail.instrumentation.tags import CURRENT_TAGS
 
 log = logging.getLogger("tokentrail.instrumentation")
@@ -237,7 +238,7 @@ class Call:
             attrs[sc.RESPONSE_MODEL] = self.response_model
         finish = self.finish
         if finish:
-            attrs[sc.RESPONSE_FINISH_REASONS] = [finish[i] for i in sorted(finish)]
+            attrs[sc.RESPONSE_FINISH_REASONS] = tuple([finish[i] for i in sorted(finish)])
 
     def _redact(self, text: str) -> str:
         redact = self.rt.redact
@@ -325,7 +326,7 @@ class Call:
         if first_ns:
             attrs[sc.RESPONSE_TTFC] = (first_ns - self.t0) / 1e9
         span = self.span
-        span.set_attributes(attrs)
+        set_end_attributes(span, attrs)
         span.end(end_time=self.start_ns + (end_perf_ns - self.t0))
         ins = self.rt.instruments
         # Skipped while the instruments are proxies of the global API with no MeterProvider
@@ -571,7 +572,7 @@ class ChatCall(ChoicesCall):
     def response_attributes(self, result: Any, attrs: dict[str, Any]) -> None:
         attrs[sc.RESPONSE_ID] = result.id
         attrs[sc.RESPONSE_MODEL] = result.model
-        attrs[sc.RESPONSE_FINISH_REASONS] = [c.finish_reason or "" for c in result.choices]
+        attrs[sc.RESPONSE_FINISH_REASONS] = tuple([c.finish_reason or "" for c in result.choices])
         tier = getattr(result, "service_tier", None)
         if tier:
             attrs[sc.OPENAI_RESPONSE_SERVICE_TIER] = tier
@@ -694,7 +695,7 @@ class ResponsesCall(Call):
     def response_attributes(self, result: Any, attrs: dict[str, Any]) -> None:
         attrs[sc.RESPONSE_ID] = result.id
         attrs[sc.RESPONSE_MODEL] = result.model
-        attrs[sc.RESPONSE_FINISH_REASONS] = [self._finish_reason(result)]
+        attrs[sc.RESPONSE_FINISH_REASONS] = (self._finish_reason(result),)
         tier = getattr(result, "service_tier", None)
         if tier:
             attrs[sc.OPENAI_RESPONSE_SERVICE_TIER] = tier
@@ -798,7 +799,7 @@ class CompletionsCall(ChoicesCall):
     def response_attributes(self, result: Any, attrs: dict[str, Any]) -> None:
         attrs[sc.RESPONSE_ID] = result.id
         attrs[sc.RESPONSE_MODEL] = result.model
-        attrs[sc.RESPONSE_FINISH_REASONS] = [c.finish_reason or "" for c in result.choices]
+        attrs[sc.RESPONSE_FINISH_REASONS] = tuple([c.finish_reason or "" for c in result.choices])
         usage = result.usage
         if usage is not None:
             self.set_usage(attrs, usage.prompt_tokens, usage.completion_tokens)

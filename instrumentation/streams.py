@@ -7,10 +7,11 @@ context-manager protocol and (async) iteration — and the SDK's helpers (`.stre
 `ChatCompletionStream`) that iterate it see the same items.
 
 The sync forwarding is a plain generator because it runs once per streamed item: resuming a
-generator is cheaper than calling a Python `__next__` method. Each item is noted by
-`Watch.note`, for the sync and the async forwarder alike. What must outlive the loop sits in
-the `Watch`, referenced only by the forwarder (the caller's `Stream` gets no attribute), so
-dropping the stream drops the watch with it.
+generator is cheaper than calling a Python `__next__` method. Items that can wait are only timed
+and buffered there (`_forward_batched`); the async forwarder and calls that need each item at once
+hand it to `Watch.note`. What must outlive the loop sits in the `Watch`, referenced only by the
+forwarder (the caller's `Stream` gets no attribute), so dropping the stream drops the watch with
+it.
 
 The span ends when the stream is exhausted or fails (in the generator), when the caller closes
 it (the patched `close()` calls `closed()`), or when it is garbage collected unfinished (the
@@ -63,7 +64,7 @@ class Watch:
             else:
                 buffer.append(item)
                 if len(buffer) >= _BATCH:
-                    self.fold(last=False)
+                    self.fold_batch()
         except Exception:
             self.broken()
 
@@ -72,6 +73,15 @@ class Watch:
         if buffer:
             self.call.fold(buffer, last)
             buffer.clear()
+
+    def fold_batch(self) -> None:
+        """A full buffer mid-stream: fold it; a failure stops the observing, not the stream."""
+        try:
+            if self.ok:
+                self.fold(last=False)
+        except Exception:
+            self.broken()
+        self.buffer.clear()
 
     def fold_rest(self) -> None:
         """Fold the items still buffered, the stream's last; a failure here must not keep the span
@@ -109,7 +119,8 @@ class Watch:
             self.end("abandoned")
 
 
-def _forward(inner: Iterator[Any], watch: Watch) -> Iterator[Any]:
+def _forward_each(inner: Iterator[Any], watch: Watch) -> Iterator[Any]:
+    """Hand each item to the call as it arrives (calls whose timing depends on the item)."""
     note = watch.note
     try:
         for item in inner:
@@ -117,6 +128,40 @@ def _forward(inner: Iterator[Any], watch: Watch) -> Iterator[Any]:
                 note(item)
             yield item
     except GeneratorExit:  # closed or collected: close() or the watch ends the span
+        raise
+    except BaseException as exc:
+        watch.fail(exc)
+        raise
+    watch.end("completed")
+
+
+def _forward_batched(inner: Iterator[Any], watch: Watch, buffer: list[Any]) -> Iterator[Any]:
+    """Buffer the items for `Watch.fold`, keeping the per-item work to a clock read and an append.
+
+    This runs between two items the SDK decodes, when little of our code or data is still in the
+    CPU caches, so it touches nothing but its own frame and the buffer: the time of the latest
+    item stays a local and reaches the call only when the stream stops (an ended generator,
+    closed or collected, still runs its `except GeneratorExit`).
+    """
+    call = watch.call
+    append = buffer.append
+    last = 0
+    items = iter(inner)
+    try:
+        for item in items:  # the first: time to first chunk
+            call.first_ns = last = _perf_ns()
+            append(item)
+            yield item
+            break
+        for item in items:
+            last = _perf_ns()
+            append(item)
+            if len(buffer) >= _BATCH:
+                watch.fold_batch()
+            yield item
+    except GeneratorExit:  # closed or collected: close() or the watch ends the span
+        if last:
+            call.last_ns = last
         raise
     except BaseException as exc:
         watch.fail(exc)
@@ -160,7 +205,7 @@ class _AsyncForward:
             watch.end("abandoned")
 
 
-_FORWARD_CODE = _forward.__code__
+_FORWARD_CODES = (_forward_each.__code__, _forward_batched.__code__)
 
 
 def watch_of(iterator: Any) -> Watch | None:
@@ -173,7 +218,7 @@ def watch_of(iterator: Any) -> Watch | None:
     kind = type(iterator)
     if kind is _AsyncForward:
         return iterator._watch
-    if kind is GeneratorType and iterator.gi_code is _FORWARD_CODE:
+    if kind is GeneratorType and iterator.gi_code in _FORWARD_CODES:
         frame = iterator.gi_frame
         return frame.f_locals.get("watch") if frame is not None else None
     return None
@@ -182,10 +227,15 @@ def watch_of(iterator: Any) -> Watch | None:
 def observe(stream: Any, call: Call) -> None:
     """Route `stream`'s items through an observer for `call` (once; idempotent)."""
     inner = stream.__dict__.get("_iterator")
-    if inner is None or type(inner) is _AsyncForward or getattr(inner, "gi_code", None) is _FORWARD_CODE:
+    if inner is None or type(inner) is _AsyncForward or getattr(inner, "gi_code", None) in _FORWARD_CODES:
         return
     watch = Watch(call)
-    stream._iterator = _AsyncForward(inner, watch) if hasattr(inner, "__anext__") else _forward(inner, watch)
+    if hasattr(inner, "__anext__"):
+        stream._iterator = _AsyncForward(inner, watch)
+    elif watch.buffer is None:
+        stream._iterator = _forward_each(inner, watch)
+    else:
+        stream._iterator = _forward_batched(inner, watch, watch.buffer)
 
 
 def observer_of(stream: Any) -> Watch | None:
