@@ -123,7 +123,8 @@ def render() -> str:
         "JSON `attributes`, `resource` and `events`, e.g. the `tokentrail.retry` events); `schema_version`",
         "records migrations. Prefer `llm_calls`: the raw tables have no costs. Neither raw table has a",
         "primary key (schema version 2 dropped them: their in-memory indexes grew with every span); the",
-        "writers keep `(trace_id, span_id)` unique themselves (docs/collector.md).",
+        "writers keep `(trace_id, span_id)` unique themselves (docs/collector.md). Since schema version 3,",
+        "`spans.attributes` is stored zstd-compressed, which costs the writer less than DuckDB's default.",
         "",
     ]
     return "\n".join(lines)

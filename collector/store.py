@@ -15,7 +15,9 @@ repeats a span inside itself (a retry that arrived while the first attempt was s
 one row of it. Spans without a start time are matched among the stored spans without one.
 
 Both tables get the same filter, so a GenAI span's `llm_calls_raw` row is stored exactly when its
-`spans` row is.
+`spans` row is. When every span of the batch was new (no retry in it, the usual case), the
+`llm_calls_raw` rows are appended without the second anti-join: a batch's GenAI spans are among
+its spans, so their rows are new too.
 """
 
 from __future__ import annotations
@@ -55,6 +57,8 @@ _INSERTS = {
     )
     for null_ts in (False, True) for repeats in (False, True)
 }
+_APPEND_LLM = "INSERT INTO llm_calls_raw ({cols}) SELECT {cols} FROM tt_llm".format(
+    cols=", ".join(c.name for c in STORED_COLUMNS))
 _GAP_US = 60 * 1_000_000  # start times further apart than this may go to separate windows
 _MAX_WINDOWS = 8
 _EPOCH = datetime(1970, 1, 1)
@@ -140,8 +144,13 @@ class Store:
             try:
                 for null_ts, params in steps:
                     spans_sql, llm_sql = _INSERTS[null_ts, repeats]
-                    spans += con.execute(spans_sql, params).fetchall()[0][0]
-                    if llm_tab.num_rows:
+                    added = con.execute(spans_sql, params).fetchall()[0][0]
+                    spans += added
+                    if not llm_tab.num_rows:
+                        continue
+                    if added == spans_tab.num_rows:  # one step, nothing stored before: no retry
+                        llm += con.execute(_APPEND_LLM).fetchall()[0][0]
+                    else:
                         llm += con.execute(llm_sql, params).fetchall()[0][0]
                 con.execute("COMMIT")
             except BaseException:

@@ -50,6 +50,20 @@ def test_file_from_an_older_release_upgrades_in_place(tmp_path: Path, released: 
         ).fetchall()
         assert constraints == [(t, "NOT NULL", [c]) for t in ("llm_calls_raw", "spans") for c in ("span_id", "trace_id")]
         assert _columns(con, "llm_calls_raw") == [c.name for c in STORED_COLUMNS]
+        # v3: span attributes stored with zstd, every other column as before
+        ddl = con.execute("SELECT sql FROM duckdb_tables() WHERE table_name = 'spans'").fetchall()[0][0]
+        assert ddl.count("USING COMPRESSION") == 1 and "attributes JSON USING COMPRESSION ZSTD," in ddl
+
+
+def test_span_attributes_are_checkpointed_with_zstd(tmp_path: Path) -> None:
+    with duckdb.connect(str(tmp_path / "t.duckdb")) as con:
+        schema.ensure_schema(con)
+        con.execute("INSERT INTO spans (trace_id, span_id, attributes) SELECT 't' || i, 's', "
+                    "json_object('gen_ai.request.model', 'gpt-4o-mini', 'n', i) FROM range(5000) r(i)")
+        con.execute("CHECKPOINT")
+        used = con.execute("SELECT DISTINCT column_name, compression FROM pragma_storage_info('spans') "
+                           "WHERE column_name = 'attributes' AND segment_type = 'JSON'").fetchall()
+        assert used == [("attributes", "ZSTD")]
 
 
 def test_file_from_a_newer_release_is_refused(tmp_path: Path) -> None:
