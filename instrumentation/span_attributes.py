@@ -63,7 +63,7 @@ def _clean(values: Any) -> bool:
 
 
 def set_end_attributes(span: Any, attrs: dict[str, Any]) -> None:
-    """`span.set_attributes(attrs)`, minus the SDK's second cleaning of values that are already clean."""
+    """`span.set_attributes(attrs)`, minus the SDK's cleaning of values that are already clean."""
     if type(span) is _SDK_SPAN:
         bounded = span._attributes
         maxlen = bounded.maxlen

@@ -170,7 +170,7 @@ def _forward_batched(inner: Iterator[Any], watch: Watch, buffer: list[Any]) -> I
 
 
 class _AsyncForward:
-    """The async counterpart of `_forward`, as a class with `__del__`. Dropped unfinished, the
+    """The async counterpart of `_forward_each`, as a class with `__del__`. Dropped unfinished, the
     SDK's inner async generator is resurrected by asyncio's finalizer hook until the event loop
     next runs, and keeps this object alive with it; `__del__` still runs at that collection, so
     an abandoned stream's span ends then, not whenever the loop runs again.
