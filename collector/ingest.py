@@ -67,13 +67,12 @@ class IngestStats:
 
 class IngestQueue:
     def __init__(self, store: Store, *, max_queued_spans: int = 65_536, max_group_spans: int = 16_384,
-                 checkpoint_every_s: float = 300.0, linger_s: float = 0.02) -> None:
+                 linger_s: float = 0.02) -> None:
         self.store = store
         self.max_queued_spans = max_queued_spans
         self.max_group_spans = max_group_spans
         self.linger_s = linger_s
         self._decoding = 0  # requests between `decoding()` and their `submit`
-        self.checkpoint_every_s = checkpoint_every_s
         self.stats = IngestStats()
         self._items: deque[Ticket] = deque()
         self._queued_spans = 0
@@ -149,7 +148,6 @@ class IngestQueue:
             return group
 
     def _run(self) -> None:
-        last_checkpoint = time.monotonic()
         while True:
             group = self._take_group()
             if not group:
@@ -157,13 +155,6 @@ class IngestQueue:
                     return
                 continue
             self._write(group)
-            if time.monotonic() - last_checkpoint > self.checkpoint_every_s:
-                with self._write_lock:
-                    try:
-                        self.store.checkpoint()
-                    except Exception:
-                        log.exception("periodic checkpoint failed")
-                last_checkpoint = time.monotonic()
 
     def _write(self, group: list[Ticket]) -> None:
         n = sum(t.spans.num_rows for t in group)

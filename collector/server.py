@@ -19,6 +19,7 @@ from pathlib import Path
 
 import grpc
 import pyarrow as pa
+from tokentrail.collector.checkpointer import Checkpointer
 from tokentrail.collector.decode_pool import DecodePool
 from tokentrail.collector.grpc_api import start_grpc
 from tokentrail.collector.http_api import CollectorHTTPServer, serve_in_thread
@@ -76,7 +77,9 @@ class Collector:
         self._guard = ExitStack()
         self._guard.enter_context(guarded(self.db, shared=False, timeout=10.0))
         try:
-            self.con = connect(self.db, memory_limit=memory_limit, checkpoint_threshold="256MB",
+            # DuckDB's own checkpoint (inside a commit) is the backstop; the checkpointer thread
+            # does the work at half that WAL size, beside the writer (collector/checkpointer.py).
+            self.con = connect(self.db, memory_limit=memory_limit, checkpoint_threshold="512MB",
                                threads=duckdb_threads)
         except BaseException:
             self._guard.close()
@@ -85,6 +88,7 @@ class Collector:
         # not inside the first export request.
         pa.array([""])
         self.queue = IngestQueue(Store(self.con), max_queued_spans=max_queued_spans)
+        self.checkpointer = Checkpointer(self.con, self.db, wal_bytes=256 * 2**20, every_s=300.0)
         self.decoder = DecodePool(decode_workers)
         self._http_port = http_port
         self._grpc_port = grpc_port
@@ -97,6 +101,7 @@ class Collector:
     def start(self) -> Collector:
         self.decoder.start()
         self.queue.start()
+        self.checkpointer.start()
         self.http = CollectorHTTPServer((self.host, self._http_port), self)
         serve_in_thread(self.http)
         if self._grpc_port is not None:
@@ -125,6 +130,7 @@ class Collector:
             self.http.server_close()
             self._wait_in_flight(grace_s)  # requests already reading/decoding get their commit
         self.decoder.close()
+        self.checkpointer.close()  # before the queue's closing checkpoint, so only one runs
         self.queue.close()
         self.con.close()
         self._guard.close()

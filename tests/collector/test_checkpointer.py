@@ -1,0 +1,100 @@
+"""The checkpointer thread: checkpoints a real DuckDB file beside a writer that keeps committing."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pyarrow as pa
+from tokentrail.collector.checkpointer import Checkpointer
+from tokentrail.collector.decode import decode_traces
+from tokentrail.collector.store import Store, connect
+
+from tests.collector.test_http_protocol import make_request
+
+
+def _batch(n: int) -> tuple[pa.Table, pa.Table]:
+    return decode_traces(make_request(n).SerializeToString()).tables()
+
+
+def _wait(check, timeout: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def _counts(store: Store) -> tuple[int, int]:
+    cur = store.con.cursor()
+    try:
+        return (cur.execute("SELECT count(*) FROM spans").fetchall()[0][0],
+                cur.execute("SELECT count(*) FROM llm_calls_raw").fetchall()[0][0])
+    finally:
+        cur.close()
+
+
+def test_checkpoints_when_the_wal_passes_its_size_while_the_writer_goes_on(tmp_path: Path, caplog) -> None:
+    db = tmp_path / "c.duckdb"
+    store = Store(connect(db, checkpoint_threshold="1GB"))  # DuckDB's own checkpoint never fires here
+    checkpointer = Checkpointer(store.con, db, wal_bytes=256 * 1024, every_s=3600.0, poll_s=0.01)
+    checkpointer.start()
+    written = 0
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def writer() -> None:
+        nonlocal written
+        try:
+            while not stop.is_set():
+                written += store.write([_batch(50)])[0]
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        assert _wait(lambda: checkpointer.checkpoints >= 3)
+    finally:
+        stop.set()
+        thread.join()
+    checkpointer.close()
+    assert errors == []
+    assert "background checkpoint failed" not in caplog.text  # DuckDB ran each one beside the writer
+    assert written > 0 and _counts(store) == (written, written)  # every committed row is there once
+    assert checkpointer.wal_size() < 10 * 256 * 1024  # kept near its size, not growing with the data
+    store.close()
+    reopened = Store(connect(db))
+    assert _counts(reopened) == (written, written)
+    reopened.close()
+
+
+def test_checkpoints_a_small_wal_once_it_is_old_enough(tmp_path: Path) -> None:
+    db = tmp_path / "c.duckdb"
+    store = Store(connect(db, checkpoint_threshold="1GB"))
+    store.write([_batch(5)])
+    assert (tmp_path / "c.duckdb.wal").stat().st_size > 0
+    checkpointer = Checkpointer(store.con, db, wal_bytes=2**30, every_s=0.2, poll_s=0.01)
+    checkpointer.start()
+    try:
+        assert _wait(lambda: checkpointer.wal_size() == 0)
+        assert checkpointer.checkpoints >= 1
+        count = checkpointer.checkpoints
+        time.sleep(0.5)
+        assert checkpointer.checkpoints == count  # an empty WAL is left alone
+    finally:
+        checkpointer.close()
+    assert _counts(store) == (5, 5)
+    store.close()
+
+
+def test_close_stops_the_thread(tmp_path: Path) -> None:
+    db = tmp_path / "c.duckdb"
+    store = Store(connect(db))
+    checkpointer = Checkpointer(store.con, db, wal_bytes=2**30, every_s=3600.0, poll_s=0.01)
+    checkpointer.start()
+    checkpointer.close()
+    assert not any(t.name == "tokentrail-checkpointer" and t.is_alive() for t in threading.enumerate())
+    store.close()
