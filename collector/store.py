@@ -50,15 +50,15 @@ def _insert_new(table: str, columns: Sequence[str], source: str, *, null_ts: boo
             f"SELECT 1 FROM {table} o WHERE {theirs} AND o.trace_id = n.trace_id AND o.span_id = n.span_id)")
 
 
+_LLM_COLUMNS = [c.name for c in STORED_COLUMNS]
 _INSERTS = {
     (null_ts, repeats): (
         _insert_new("spans", SPAN_COLUMNS, "tt_spans", null_ts=null_ts, repeats=repeats),
-        _insert_new("llm_calls_raw", [c.name for c in STORED_COLUMNS], "tt_llm", null_ts=null_ts, repeats=repeats),
+        _insert_new("llm_calls_raw", _LLM_COLUMNS, "tt_llm", null_ts=null_ts, repeats=repeats),
     )
     for null_ts in (False, True) for repeats in (False, True)
 }
-_APPEND_LLM = "INSERT INTO llm_calls_raw ({cols}) SELECT {cols} FROM tt_llm".format(
-    cols=", ".join(c.name for c in STORED_COLUMNS))
+_APPEND_LLM = "INSERT INTO llm_calls_raw ({cols}) SELECT {cols} FROM tt_llm".format(cols=", ".join(_LLM_COLUMNS))
 _GAP_US = 60 * 1_000_000  # start times further apart than this may go to separate windows
 _MAX_WINDOWS = 8
 _EPOCH = datetime(1970, 1, 1)

@@ -135,7 +135,7 @@ def _forward_each(inner: Iterator[Any], watch: Watch) -> Iterator[Any]:
     watch.end("completed")
 
 
-def _forward_batched(inner: Iterator[Any], watch: Watch, buffer: list[Any]) -> Iterator[Any]:
+def _forward_batched(inner: Iterator[Any], watch: Watch) -> Iterator[Any]:
     """Buffer the items for `Watch.fold`, keeping the per-item work to a clock read and an append.
 
     This runs between two items the SDK decodes, when little of our code or data is still in the
@@ -144,6 +144,8 @@ def _forward_batched(inner: Iterator[Any], watch: Watch, buffer: list[Any]) -> I
     closed or collected, still runs its `except GeneratorExit`).
     """
     call = watch.call
+    buffer = watch.buffer
+    assert buffer is not None  # a batched watch
     append = buffer.append
     last = 0
     items = iter(inner)
@@ -235,7 +237,7 @@ def observe(stream: Any, call: Call) -> None:
     elif watch.buffer is None:
         stream._iterator = _forward_each(inner, watch)
     else:
-        stream._iterator = _forward_batched(inner, watch, watch.buffer)
+        stream._iterator = _forward_batched(inner, watch)
 
 
 def observer_of(stream: Any) -> Watch | None:

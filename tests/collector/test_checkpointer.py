@@ -6,16 +6,11 @@ import threading
 import time
 from pathlib import Path
 
-import pyarrow as pa
 from tokentrail.collector.checkpointer import Checkpointer
-from tokentrail.collector.decode import decode_traces
 from tokentrail.collector.store import Store, connect
 
 from tests.collector.test_http_protocol import make_request
-
-
-def _batch(n: int) -> tuple[pa.Table, pa.Table]:
-    return decode_traces(make_request(n).SerializeToString()).tables()
+from tests.collector.test_store import _tables
 
 
 def _wait(check, timeout: float = 20.0) -> bool:
@@ -49,7 +44,7 @@ def test_checkpoints_when_the_wal_passes_its_size_while_the_writer_goes_on(tmp_p
         nonlocal written
         try:
             while not stop.is_set():
-                written += store.write([_batch(50)])[0]
+                written += store.write([_tables(make_request(50))])[0]
         except BaseException as exc:  # reported below
             errors.append(exc)
 
@@ -74,7 +69,7 @@ def test_checkpoints_when_the_wal_passes_its_size_while_the_writer_goes_on(tmp_p
 def test_checkpoints_a_small_wal_once_it_is_old_enough(tmp_path: Path) -> None:
     db = tmp_path / "c.duckdb"
     store = Store(connect(db, checkpoint_threshold="1GB"))
-    store.write([_batch(5)])
+    store.write([_tables(make_request(5))])
     assert (tmp_path / "c.duckdb.wal").stat().st_size > 0
     checkpointer = Checkpointer(store.con, db, wal_bytes=2**30, every_s=0.2, poll_s=0.01)
     checkpointer.start()
