@@ -27,13 +27,15 @@ class Checkpointer:
     """A thread that checkpoints `con`'s file (on a cursor of its own) when its WAL grows or ages."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, db: Path, *, wal_bytes: int, every_s: float,
-                 poll_s: float = 0.1) -> None:
+                 poll_s: float = 0.1, retry_s: float = 5.0) -> None:
         self._cursor = con.cursor()
         self._wal = Path(f"{db}.wal")
         self.wal_bytes = wal_bytes
         self.every_s = every_s
         self.poll_s = poll_s
+        self.retry_s = retry_s
         self.checkpoints = 0
+        self.failures = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="tokentrail-checkpointer", daemon=True)
 
@@ -48,14 +50,21 @@ class Checkpointer:
 
     def _run(self) -> None:
         last = time.monotonic()
+        failing = False
         while not self._stop.wait(self.poll_s):
             size = self.wal_size()
             if size >= self.wal_bytes or (size and time.monotonic() - last >= self.every_s):
                 try:
                     self._cursor.execute("CHECKPOINT")
                     self.checkpoints += 1
+                    failing = False
                 except Exception:  # DuckDB's own checkpoint is the backstop
-                    log.warning("background checkpoint failed", exc_info=True)
+                    # Logged once per run of failures; retried after a pause, not on every poll.
+                    log.log(logging.DEBUG if failing else logging.WARNING, "background checkpoint failed",
+                            exc_info=True)
+                    self.failures += 1
+                    failing = True
+                    self._stop.wait(self.retry_s)
                 last = time.monotonic()
 
     def close(self) -> None:

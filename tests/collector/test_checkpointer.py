@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from pathlib import Path
 
+import duckdb
 from tokentrail.collector.checkpointer import Checkpointer
 from tokentrail.collector.store import Store, connect
 
@@ -92,4 +94,29 @@ def test_close_stops_the_thread(tmp_path: Path) -> None:
     checkpointer.start()
     checkpointer.close()
     assert not any(t.name == "tokentrail-checkpointer" and t.is_alive() for t in threading.enumerate())
+    store.close()
+
+
+def test_a_failing_checkpoint_is_logged_once_and_retried_after_a_pause(tmp_path: Path, caplog) -> None:
+    db = tmp_path / "c.duckdb"
+    store = Store(connect(db, checkpoint_threshold="1GB"))
+    store.write([_tables(make_request(5))])
+    checkpointer = Checkpointer(store.con, db, wal_bytes=1, every_s=3600.0, poll_s=0.01, retry_s=0.3)
+
+    class Failing:
+        def execute(self, sql: str) -> None:
+            raise duckdb.IOException("disk trouble")
+
+        def close(self) -> None:
+            pass
+
+    checkpointer._cursor = Failing()
+    with caplog.at_level(logging.DEBUG, logger="tokentrail.collector"):
+        checkpointer.start()
+        time.sleep(1.0)
+        checkpointer.close()
+    assert 2 <= checkpointer.failures <= 5  # one try per pause, not one per 10 ms poll
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "background checkpoint failed" in warnings[0].getMessage()
+    assert _counts(store) == (5, 5)  # the rows are in the WAL all the same
     store.close()
