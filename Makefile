@@ -18,11 +18,20 @@ $(VENV)/.installed: pyproject.toml setup.py
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $@
 
-bootstrap: $(VENV)/.installed
+# The compiled decoder (setup.py, collector/compiled.py) is rebuilt in place whenever its sources
+# change, so the tests never run a stale build of an edited module.
+DECODER_SOURCES := $(wildcard collector/wire.py collector/values.py collector/normalise.py collector/decode.py collector/*.pxd)
+$(VENV)/.decoder: $(VENV)/.installed $(DECODER_SOURCES)
+	$(PY) setup.py -q build_ext --inplace
+	touch $@
 
-# Debian packages the tests drive for real (redis-server, chromium). Installed only when missing.
+bootstrap: $(VENV)/.installed $(VENV)/.decoder
+
+# Debian packages the tests drive for real (redis-server, chromium), and the C compiler for the
+# compiled decoder. Installed only when missing.
 system-deps:
 	@missing=""; \
+	command -v cc >/dev/null 2>&1 || missing="$$missing gcc"; \
 	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
@@ -37,7 +46,7 @@ system-deps:
 lint: bootstrap
 	$(PY) -m ruff check .
 
-test-main: bootstrap system-deps
+test-main: system-deps bootstrap
 	$(PY) -m pytest -q -p no:cacheprovider
 
 # The instrumentation against the newest openai 1.x (the main venv has the newest 3.x).
@@ -48,10 +57,10 @@ $(VENV1)/.installed: pyproject.toml setup.py
 	$(VENV1)/bin/python -m pip install -q -e '.[dev]' 'openai<2'
 	touch $@
 
-test-openai1: $(VENV1)/.installed system-deps
+test-openai1: system-deps $(VENV1)/.installed
 	$(VENV1)/bin/python -m pytest -q -p no:cacheprovider tests/instrumentation
 
-test: lint test-main test-openai1
+test: system-deps lint test-main test-openai1
 
 demo: bootstrap
 	$(VENV)/bin/tokentrail demo $(if $(CI),--no-dashboard,)

@@ -6,9 +6,11 @@ under several roots, so they are listed here by walking the tree: a new subpacka
 needs no edit to the packaging.
 """
 
+import runpy
+import shutil
 from pathlib import Path
 
-from setuptools import setup
+from setuptools import Extension, setup
 
 ROOTS = {
     "tokentrail": "tokentrail",
@@ -37,4 +39,28 @@ for name, root in ROOTS.items():
         if data:
             package_data[pkg] = sorted(data)
 
-setup(packages=packages, package_dir=package_dir, package_data=package_data, include_package_data=False)
+# The collector's decoder modules, compiled with Cython (see collector/compiled.py). `optional`:
+# without a C compiler the install goes on and they run as plain Python, with the same rows.
+COMPILED = runpy.run_path(str(here / "collector" / "compiled.py"))["MODULES"]
+
+
+def extensions() -> list[Extension]:
+    """Cython finds a module's .pxd by its import name (tokentrail/collector/decode.pxd), which is
+    not where the repository keeps it: compile copies staged under that name."""
+    from Cython.Build import cythonize
+
+    stage = Path("build", "cython", "tokentrail", "collector")
+    stage.mkdir(parents=True, exist_ok=True)
+    modules = []
+    for name in COMPILED:
+        for suffix in (".py", ".pxd"):  # not every module has a .pxd
+            source = here / "collector" / f"{name}{suffix}"
+            if source.exists():
+                shutil.copy2(source, stage / source.name)
+        modules.append(Extension(f"tokentrail.collector.{name}", [str(stage / f"{name}.py")], optional=True))
+    return cythonize(modules, include_path=[str(stage.parent.parent)], quiet=True,
+                     compiler_directives={"language_level": 3, "annotation_typing": False})
+
+
+setup(packages=packages, package_dir=package_dir, package_data=package_data, include_package_data=False,
+      ext_modules=extensions())

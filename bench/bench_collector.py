@@ -25,7 +25,8 @@ Reported, in one run (on a shared machine, compare the ratios, not the absolute 
   rows/s it quotes for that insert (whose table shape it doesn't state), and the verdict against
   50k spans/s;
 - baselines for the same batches in this process: decode + Arrow tables alone (and for batches
-  whose token counts and user ids are new to the decoder's caches); `Store.write` with the
+  whose token counts and user ids are new to the decoder's caches, and with the decoder's modules
+  run as plain Python instead of compiled); `Store.write` with the
   collector's DuckDB settings, one transaction per 512 spans and per 8 x 512 (and per 8 x 512
   without the llm_calls_raw rows); DuckDB's own Arrow insert into a `spans`-shaped table without
   keys, 512 and 16,384 rows per INSERT;
@@ -313,6 +314,7 @@ def baseline(tmp: Path, batch: int, batches: int = 64) -> dict:
     DuckDB's own Arrow insert rate into a `spans`-shaped table without keys."""
     import duckdb
     import pyarrow as pa
+    from tokentrail.collector import compiled
     from tokentrail.collector.decode import decode_traces
     from tokentrail.collector.store import Store, connect
 
@@ -322,14 +324,22 @@ def baseline(tmp: Path, batch: int, batches: int = 64) -> dict:
     # stored rows whose start times overlap a batch's).
     now = time.time_ns()
     bodies = [fresh_ids(template, positions, now + i * 10**9) for i in range(batches)]
-    decode_traces(bodies[0])  # the caches start warm, as in a running collector
-    tables: list[tuple[pa.Table, pa.Table]] = []
+    # The tables for the Store.write baselines; this pass also warms the caches, as in a running collector.
+    tables = [decode_traces(b).tables() for b in bodies]
     n = batch * batches
-    # Best of three passes: on a shared box one pass can be slowed by a neighbour by 50%.
-    runs = [_timed(lambda: tables.extend(decode_traces(b).tables() for b in bodies)) for _ in range(3)]
-    del tables[n // batch:]
-    wall, cpu = min(runs, key=lambda r: r[1])
-    out: dict[str, Any] = {"decode_spans_per_s": round(n / wall), "decode_cpu_us_per_span": round(cpu / n * 1e6, 1)}
+    # The same modules run as plain Python too (what an install without a C compiler gets). Best of
+    # three passes each, in turn, keeping nothing: on a shared box one pass can be slowed by a
+    # neighbour by 50%, and keeping the tables would charge page faults to the first variant.
+    plain = compiled.plain_python("decode")
+    plain.decode_traces(bodies[0])
+    runs: dict[str, list[tuple[float, float]]] = {"installed": [], "plain": []}
+    for _ in range(3):
+        for variant, decoder in (("installed", decode_traces), ("plain", plain.decode_traces)):
+            runs[variant].append(_timed(lambda d=decoder: [d(b).tables() for b in bodies]))
+    wall, cpu = min(runs["installed"], key=lambda r: r[1])
+    out: dict[str, Any] = {"decode_spans_per_s": round(n / wall), "decode_cpu_us_per_span": round(cpu / n * 1e6, 1),
+                           "decoder_compiled": compiled.all_compiled(),
+                           "decode_plain_python_cpu_us_per_span": round(min(r[1] for r in runs["plain"]) / n * 1e6, 1)}
     # Less cache-friendly: batches from templates with other token counts and user ids, each
     # decoded once (their values are new to the caches).
     others = []
@@ -541,6 +551,8 @@ def main() -> None:
                "ratio_collector_vs_store_write_8_per_tx": round(rate / base["store_write_8_per_tx_spans_per_s"], 3),
                "ratio_collector_vs_arrow_insert_16k": round(rate / base["duckdb_arrow_insert_no_keys_16k_rows_per_s"], 3),
                "ratio_workers_vs_in_thread_decoding": round(rate / inline["spans_per_s"], 2),
+               "ratio_decode_compiled_vs_plain_python_cpu": round(
+                   base["decode_cpu_us_per_span"] / base["decode_plain_python_cpu_us_per_span"], 2),
                "single_writer_ceiling_spans_per_s": writer_ceiling, "two_core_ceiling_spans_per_s": two_core_ceiling,
                "target_spans_per_s": TARGET_SPANS_PER_S, "target_met": rate >= TARGET_SPANS_PER_S,
                "issue_ratio_target_vs_arrow_insert": round(TARGET_SPANS_PER_S / REFERENCE_ARROW_ROWS_PER_S, 3),
@@ -558,6 +570,9 @@ def main() -> None:
         ("decode + Arrow tables, one thread (spans/s)", base["decode_spans_per_s"]),
         ("  CPU per span (µs)", base["decode_cpu_us_per_span"]),
         ("  CPU per span, batches with new token/user values (µs)", base["decode_new_values_cpu_us_per_span"]),
+        ("  the decoder modules are compiled", base["decoder_compiled"]),
+        ("  CPU per span, the same modules as plain Python (µs)", base["decode_plain_python_cpu_us_per_span"]),
+        ("  ratio CPU, as installed / plain Python", figures["ratio_decode_compiled_vs_plain_python_cpu"]),
         ("decoding pool, collector side, CPU per span, 64 KiB / 1 MiB pipes (µs)",
          f"{transfer['default_collector_cpu_us_per_span']} / {transfer['widened_collector_cpu_us_per_span']}"),
         ("  worker side, CPU per span, 64 KiB / 1 MiB pipes (µs)",

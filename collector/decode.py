@@ -4,6 +4,10 @@ One decoder serves every entry point (HTTP protobuf, HTTP JSON after conversion,
 embedded exporter), so a span lands in the same rows however it arrived. Spans with invalid ids
 are rejected individually and reported through OTLP `partial_success`; a malformed message
 rejects the whole request (`DecodeError` → HTTP 400 / gRPC INVALID_ARGUMENT).
+
+The install compiles this module with Cython (collector/compiled.py; C types in decode.pxd), so
+what the compiled build keeps in C integers is written to stay in range: varints are 64-bit
+(wire.read_varint) and a length is checked against what is left before it is added to a position.
 """
 
 from __future__ import annotations
@@ -256,8 +260,9 @@ def _status(buf: bytes, start: int, stop: int) -> tuple[str, str | None]:
     return (_STATUS[code] if 0 <= code < 3 else "UNSET"), message
 
 
-def _span(out: Decoded, buf: bytes, start: int, stop: int, service: str | None, resource_json: str,
-          scope: tuple[str | None, str | None], cached: bool) -> None:
+def _span(span_flat: list[Any], llm_flat: list[Any], buf: bytes, start: int, stop: int, service: str | None,
+          resource_json: str, scope: tuple[str | None, str | None], cached: bool) -> str | None:
+    """Append one span's row (and its LLM row, if it is an LLM call); return why it was rejected, if it was."""
     # Hot loop: the field walk is inlined (no generator, no per-field calls) because it runs for
     # every field of every span; see docs/collector.md for the measurements behind each shortcut.
     trace_id = span_id = parent = b""
@@ -315,10 +320,10 @@ def _span(out: Decoded, buf: bytes, start: int, stop: int, service: str | None, 
                 pos += 1
             else:
                 length, pos = read_varint(buf, pos, stop)
+            if length > stop - pos:  # compared before adding: in the compiled build pos is a C integer
+                raise WireError("length-delimited field runs past the end of its message")
             s = pos
             pos += length
-            if pos > stop:
-                raise WireError("length-delimited field runs past the end of its message")
             if number == 9:
                 # Attributes come as a run of consecutive field-9 entries: walk the run here. Each
                 # pair is looked up by its raw bytes; a known pair may head a learnt chain (see
@@ -389,9 +394,9 @@ def _span(out: Decoded, buf: bytes, start: int, stop: int, service: str | None, 
                         s = pos + 2
                     else:
                         length, s = read_varint(buf, pos + 1, stop)
-                    pos = s + length
-                    if pos > stop:
+                    if length > stop - s:
                         raise WireError("length-delimited field runs past the end of its message")
+                    pos = s + length
                 if head is not None and len(learnt) > 1:
                     if len(chains) >= _MAX_CHAINS:
                         chains.clear()
@@ -438,11 +443,9 @@ def _span(out: Decoded, buf: bytes, start: int, stop: int, service: str | None, 
         if number == 0:
             raise WireError("field number 0")
     if len(trace_id) != 16 or trace_id == _ZERO_TRACE:
-        out.reject("invalid trace_id: must be 16 bytes, not all zero")
-        return
+        return "invalid trace_id: must be 16 bytes, not all zero"
     if len(span_id) != 8 or span_id == _ZERO_SPAN:
-        out.reject("invalid span_id: must be 8 bytes, not all zero")
-        return
+        return "invalid span_id: must be 8 bytes, not all zero"
     if not members:
         attributes = "{}"
     else:
@@ -464,7 +467,7 @@ def _span(out: Decoded, buf: bytes, start: int, stop: int, service: str | None, 
     sid = span_id.hex()
     pid = parent.hex() if len(parent) == 8 and parent != _ZERO_SPAN else None
     duration = (t1 - t0) / 1e6 if ts is not None and end_ts is not None else None
-    out.span_flat.extend((
+    span_flat.extend((
         tid, sid, pid, name, _KINDS[kind] if 0 <= kind < 6 else "UNSPECIFIED", ts, end_ts, duration,
         status[0], status[1], service, scope[0], scope[1], attributes, resource_json,
         to_json([_event(buf, s, e) for s, e in events]) if events else None,
@@ -478,7 +481,8 @@ def _span(out: Decoded, buf: bytes, start: int, stop: int, service: str | None, 
         slots[_SERVICE_I] = service
         slots[_DURATION_I] = duration
         slots[_TAGS_I] = "{" + ",".join(tags) + "}" if tags else None
-        out.llm_flat.extend(slots)
+        llm_flat.extend(slots)
+    return None
 
 
 def _ranges(buf: bytes, start: int, stop: int, wanted: int) -> list[tuple[int, int]]:
@@ -502,9 +506,9 @@ def _scope_spans(buf: bytes, start: int, stop: int) -> tuple[tuple[str | None, s
             else:
                 length = (length & 0x7F) | (buf[pos + 2] << 7)
                 s = pos + 3
-            pos = s + length
-            if pos > stop:
+            if length > stop - s:
                 raise WireError("length-delimited field runs past the end of its message")
+            pos = s + length
             spans.append((s, pos))
             continue
         key, pos = read_varint(buf, pos, stop)
@@ -513,9 +517,9 @@ def _scope_spans(buf: bytes, start: int, stop: int) -> tuple[tuple[str | None, s
             raise WireError("field number 0")
         if wire_type == 2:
             length, s = read_varint(buf, pos, stop)
-            pos = s + length
-            if pos > stop:
+            if length > stop - s:
                 raise WireError("length-delimited field runs past the end of its message")
+            pos = s + length
             if number == 1:
                 scope = _scope(buf, s, pos)
             elif number == 2:
@@ -537,6 +541,7 @@ def decode_traces(data: bytes, *, cached: bool = True) -> Decoded:
     """Decode a serialized ExportTraceServiceRequest. Raises DecodeError on malformed input."""
     buf = bytes(data)
     out = Decoded()
+    span_flat, llm_flat = out.span_flat, out.llm_flat
     try:
         for n, w, s, e in fields(buf, 0, len(buf)):
             if n != 1 or w != 2:
@@ -554,7 +559,9 @@ def decode_traces(data: bytes, *, cached: bool = True) -> Decoded:
             for s2, e2 in scope_ranges:
                 scope, span_ranges = _scope_spans(buf, s2, e2)
                 for s3, e3 in span_ranges:
-                    _span(out, buf, s3, e3, service, resource_json, scope, cached)
+                    why = _span(span_flat, llm_flat, buf, s3, e3, service, resource_json, scope, cached)
+                    if why is not None:
+                        out.reject(why)
     except WireError as exc:
         raise DecodeError(f"malformed protobuf: {exc}") from None
     except RecursionError:

@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Iterable
 
 import duckdb
+from tokentrail.collector import compiled
 from tokentrail.collector.ingest import IngestQueue
 from tokentrail.collector.query import install_views_if_available
 
@@ -123,6 +124,9 @@ def render(con: duckdb.DuckDBPyConnection, queue: IngestQueue, counters: Request
                      [("", queue.depth)])
     lines += _family("tokentrail_collector_queue_capacity_spans", "gauge", "Capacity of the write queue in spans.",
                      [("", queue.max_queued_spans)])
+    lines += _family("tokentrail_collector_decoder_compiled", "gauge",
+                     "1 when the span decoder runs compiled, 0 when it runs as plain Python.",
+                     [("", int(compiled.all_compiled()))])
     lines += _family("tokentrail_collector_rejections_total", "counter", "Requests refused, by reason.",
                      [('{reason="overloaded"}', counters.overloaded), ('{reason="unauthorized"}', counters.unauthorized)])
     try:

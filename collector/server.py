@@ -19,6 +19,7 @@ from pathlib import Path
 
 import grpc
 import pyarrow as pa
+from tokentrail.collector import compiled
 from tokentrail.collector.checkpointer import Checkpointer
 from tokentrail.collector.decode_pool import DecodePool
 from tokentrail.collector.grpc_api import start_grpc
@@ -99,6 +100,9 @@ class Collector:
 
     # -- lifecycle ------------------------------------------------------------------------
     def start(self) -> Collector:
+        if not compiled.all_compiled():
+            log.warning("the span decoder runs as plain Python (tokentrail was installed without a C "
+                        "compiler): expect ~1.5x the CPU per span; reinstall with one to compile it")
         self.decoder.start()
         self.queue.start()
         self.checkpointer.start()

@@ -3,8 +3,8 @@
 Why not the generated classes: with the upb backend, parsing is fast but every field access from
 Python builds a wrapper object, so walking 25 attributes of a span costs ~90 µs. Reading the wire
 format directly lets the decoder slice each `KeyValue` as raw bytes and memoise its decoded form
-(LLM spans repeat most attribute pairs verbatim: operation, provider, model, host ...), which is
-what makes the collector's throughput target reachable in pure Python.
+(LLM spans repeat most attribute pairs verbatim: operation, provider, model, host ...). The same
+code runs as plain Python or compiled (collector/compiled.py).
 
 Every function here takes `(buf, pos, end)` and raises `WireError` on malformed input; callers
 never see IndexError or struct.error.
@@ -18,6 +18,7 @@ from collections.abc import Iterator
 _DOUBLE = struct.Struct("<d")
 _FIXED64 = struct.Struct("<Q")
 _FIXED32 = struct.Struct("<I")
+_U64_MASK = (1 << 64) - 1
 
 
 class WireError(ValueError):
@@ -41,7 +42,7 @@ def read_varint(buf: bytes, pos: int, end: int) -> tuple[int, int]:
         pos += 1
         result |= (byte & 0x7F) << shift
         if byte < 0x80:
-            return result, pos
+            return result & _U64_MASK, pos
         shift += 7
         if shift >= 70:
             raise WireError("varint too long")

@@ -10,6 +10,7 @@ from email.parser import Parser
 from pathlib import Path
 
 import pytest
+from tokentrail.collector import compiled
 
 REPO = Path(__file__).resolve().parents[1]
 ROOTS = {
@@ -62,6 +63,8 @@ def test_wheel_contains_every_stage_module_and_data_file(wheel: Path) -> None:
     missing = sorted(expected - names)
     assert not missing, f"wheel lacks {missing}"
     assert not [n for n in names if n.startswith(("tests/", "bench/", "examples/"))]
+    for module in compiled.MODULES:  # the decoder, compiled (a C compiler is part of the dev setup)
+        assert [n for n in names if n.startswith(f"tokentrail/collector/{module}.") and n.endswith(".so")], module
 
 
 def test_wheel_metadata_declares_cli_and_instrumentor(wheel: Path) -> None:

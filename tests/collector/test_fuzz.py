@@ -134,14 +134,17 @@ def _varint(n: int) -> bytes:
 
 
 def _with_attribute(value_bytes: bytes, key: str = "deep") -> bytes:
+    kv = b"\x0a" + _varint(len(key)) + key.encode() + b"\x12" + _varint(len(value_bytes)) + value_bytes
+    return with_span_bytes(b"\x4a" + _varint(len(kv)) + kv)
+
+
+def with_span_bytes(extra: bytes) -> bytes:
+    """A one-span request whose span (without attributes) ends with `extra`, raw bytes."""
     req = make_request(1)
     span = req.resource_spans[0].scope_spans[0].spans[0]
     del span.attributes[:]
-    base = req.SerializeToString()
-    kv = b"\x0a" + _varint(len(key)) + key.encode() + b"\x12" + _varint(len(value_bytes)) + value_bytes
-    parsed = ExportTraceServiceRequest.FromString(base)
-    # Re-encode the span with the extra attribute appended as raw bytes.
-    span_bytes = parsed.resource_spans[0].scope_spans[0].spans[0].SerializeToString() + b"\x4a" + _varint(len(kv)) + kv
+    parsed = ExportTraceServiceRequest.FromString(req.SerializeToString())
+    span_bytes = parsed.resource_spans[0].scope_spans[0].spans[0].SerializeToString() + extra
     scope = parsed.resource_spans[0].scope_spans[0]
     del scope.spans[:]
     scope_bytes = scope.SerializeToString() + b"\x12" + _varint(len(span_bytes)) + span_bytes

@@ -49,6 +49,7 @@ def test_metrics_exposition(collector) -> None:
     assert "tokentrail_collector_spans_received_total 6" in text
     assert "tokentrail_collector_spans_stored_total 6" in text
     assert "tokentrail_collector_queue_spans 0" in text
+    assert "tokentrail_collector_decoder_compiled 1" in text  # the dev install compiles it (Makefile)
     assert 'tokentrail_collector_requests_total{transport="http",code="400"} 1' in text
     base = 'model="gpt-4o-mini",provider="openai"'
     assert _sample(text, "tokentrail_llm_requests_total", base) == 6
