@@ -19,7 +19,13 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Status, StatusCode
 from tokentrail.collector.decode import DecodeError
-from tokentrail.collector.decode_pool import PIPE_BYTES, DecodePool, DecoderUnavailable, decode_request
+from tokentrail.collector.decode_pool import (
+    PIPE_BYTES,
+    WORKER_NICENESS,
+    DecodePool,
+    DecoderUnavailable,
+    decode_request,
+)
 
 from tests.collector.conftest import http
 from tests.collector.test_http_protocol import PB, make_request, otlp_json
@@ -108,6 +114,13 @@ def test_rejections_and_malformed_input_come_back_from_the_worker(pool) -> None:
         pool.decode(b"{not json", as_json=True)
     nothing = pool.decode(b"")
     assert (nothing.span_count, nothing.spans) == (0, None)
+
+
+def test_workers_run_below_the_collectors_priority(pool) -> None:
+    pool.decode(make_request(1).SerializeToString())  # the workers exist
+    mine = os.getpriority(os.PRIO_PROCESS, 0)
+    for pid in _worker_pids(pool):
+        assert os.getpriority(os.PRIO_PROCESS, pid) == min(mine + WORKER_NICENESS, 19)
 
 
 def test_tables_cross_as_bytes_through_pipes_that_hold_a_whole_request(pool) -> None:
