@@ -102,7 +102,7 @@ class Collector:
     def start(self) -> Collector:
         if not compiled.all_compiled():
             log.warning("the span decoder runs as plain Python (tokentrail was installed without a C "
-                        "compiler): expect ~1.5x the CPU per span; reinstall with one to compile it")
+                        "compiler): it needs ~25 % more CPU per span; reinstall with one to compile it")
         self.decoder.start()
         self.queue.start()
         self.checkpointer.start()

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from tokentrail.collector import compiled
 from tokentrail.collector import decode as compiled_decode
 
+from tests.collector.conftest import http
 from tests.collector.test_fuzz import (
     KEYS,
     VALID,
@@ -132,3 +133,13 @@ def test_same_rows_for_hostile_attribute_values(plain, attrs, start: int, kind: 
             kv.key = key
             kv.value.CopyFrom(value)
     _same(plain, req.SerializeToString())
+
+
+def test_a_collector_on_the_plain_python_decoder_says_so(make_collector, monkeypatch, caplog) -> None:
+    make_collector(decode_workers=0)
+    assert not [r for r in caplog.records if "plain Python" in r.getMessage()]
+    monkeypatch.setattr(compiled, "is_compiled", lambda name: name != "values")
+    with caplog.at_level("WARNING", logger="tokentrail.collector"):
+        plain_one = make_collector(decode_workers=0)
+    assert [r for r in caplog.records if r.levelname == "WARNING" and "runs as plain Python" in r.getMessage()]
+    assert "tokentrail_collector_decoder_compiled 0" in http("GET", plain_one.http_url + "/metrics").body.decode()
