@@ -1,11 +1,11 @@
 """Request decoding in worker processes, so that it runs beside the DuckDB writer, not in turn.
 
-Decoding is pure Python and holds the GIL, and DuckDB's Python binding holds the GIL for much of
-an Arrow insert too: in one process the two take turns, and the collector used one of the two
-cores (bench/bench_collector.py: ~1.0 CPU-seconds per second at full load). Here each request's
-bytes go to a worker process, which decodes them (converting OTLP/JSON first) and sends back the
-two Arrow tables as IPC streams (read back without a further copy). The collector process
-keeps the socket work, the write queue and the DuckDB file.
+Decoding holds the GIL (compiled or not: it builds Python objects), and DuckDB's Python binding
+holds the GIL for much of an Arrow insert too: in one process the two take turns, and the
+collector used one of the two cores (bench/bench_collector.py: ~1.0 CPU-seconds per second at
+full load). Here each request's bytes go to a worker process, which decodes them (converting
+OTLP/JSON first) and sends back the two Arrow tables as IPC streams (read back without a further
+copy). The collector process keeps the socket work, the write queue and the DuckDB file.
 
 What crosses the process boundary is large (a 512-span request: ~450 KB in, ~750 KB of tables
 back), so how it crosses matters: the tables go back as `bytes`, and the pool's two pipes are
