@@ -47,7 +47,10 @@ COMPILED = runpy.run_path(str(here / "collector" / "compiled.py"))["MODULES"]
 def extensions() -> list[Extension]:
     """Cython finds a module's .pxd by its import name (tokentrail/collector/decode.pxd), which is
     not where the repository keeps it: compile copies staged under that name."""
-    from Cython.Build import cythonize
+    try:
+        from Cython.Build import cythonize
+    except ImportError:  # a build without its declared requirements (--no-build-isolation): plain Python
+        return []
 
     stage = Path("build", "cython", "tokentrail", "collector")
     stage.mkdir(parents=True, exist_ok=True)
@@ -57,9 +60,12 @@ def extensions() -> list[Extension]:
             source = here / "collector" / f"{name}{suffix}"
             if source.exists():
                 shutil.copy2(source, stage / source.name)
-        modules.append(Extension(f"tokentrail.collector.{name}", [str(stage / f"{name}.py")], optional=True))
-    return cythonize(modules, include_path=[str(stage.parent.parent)], quiet=True,
-                     compiler_directives={"language_level": 3, "annotation_typing": False})
+        modules.append(Extension(f"tokentrail.collector.{name}", [str(stage / f"{name}.py")]))
+    compiled = cythonize(modules, include_path=[str(stage.parent.parent)], quiet=True,
+                         compiler_directives={"language_level": 3, "annotation_typing": False})
+    for ext in compiled:  # set here: cythonize builds new Extension objects without it
+        ext.optional = True
+    return compiled
 
 
 setup(packages=packages, package_dir=package_dir, package_data=package_data, include_package_data=False,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -96,3 +97,22 @@ def test_fresh_venv_install_gives_working_cli(wheel: Path, tmp_path: Path) -> No
     result = subprocess.run([str(py), "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert str(venv) in result.stdout
+
+
+@pytest.mark.slow
+def test_without_a_c_compiler_the_wheel_builds_with_the_plain_python_decoder(tmp_path: Path) -> None:
+    """The compiled decoder is optional: a failing compiler leaves its modules as plain Python."""
+    src = tmp_path / "src"
+    for rel in _tracked_files():  # the working tree, without earlier builds to reuse
+        if (REPO / rel).is_file():
+            (src / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / rel, src / rel)
+    out = tmp_path / "dist"
+    result = subprocess.run([sys.executable, "-m", "build", "--wheel", "--outdir", str(out), str(src)],
+                            env={**os.environ, "CC": "/bin/false"}, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert 'building extension "tokentrail.collector.decode" failed' in result.stdout + result.stderr
+    (built,) = out.glob("tokentrail-*.whl")
+    names = zipfile.ZipFile(built).namelist()
+    assert "tokentrail/collector/decode.py" in names and "tokentrail/collector/decode.pxd" not in names
+    assert not [n for n in names if n.endswith(".so")]
